@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/featurevault/featurevault/rpc"
+	"github.com/featurevault/featurevault/store"
+)
+
+// serveConfig holds the flags of "featurevault serve".
+type serveConfig struct {
+	data            string
+	listen          string
+	kms             string
+	tlsCert         string
+	tlsKey          string
+	allowPlaintext  bool
+	maxRequestBytes int
+	logFormat       string
+	logLevel        string
+}
+
+func newServeCmd() *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the FeatureVault server",
+		Long: `Serve opens the encrypted store in --data (creating it, its keystore and,
+by default, a local development KMS on first start) and serves Connect, gRPC
+and gRPC-Web on --listen until SIGINT or SIGTERM, then shuts down gracefully.
+
+Plaintext HTTP is served only on a loopback address; elsewhere give
+--tls-cert and --tls-key, or --allow-plaintext when something else (a
+service mesh) encrypts the traffic.
+
+The default KMS is a key file in DIR/kms/root.json: it is for development
+only. In production pass --kms with the URI of a real KMS key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.data, "data", "./featurevault-data", "directory of the store (data/, keystore/, kms/)")
+	f.StringVar(&cfg.listen, "listen", "127.0.0.1:8433", "address to listen on, host:port (port 0 picks a free one)")
+	f.StringVar(&cfg.kms, "kms", "", "URI of the root key that wraps the KEK (default: the local development KMS in DIR/kms/root.json)")
+	f.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate file; serve TLS (with --tls-key)")
+	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.BoolVar(&cfg.allowPlaintext, "allow-plaintext", false, "allow plaintext HTTP on a non-loopback address")
+	f.IntVar(&cfg.maxRequestBytes, "max-request-bytes", rpc.DefaultMaxRequestBytes, "largest request message accepted, in bytes")
+	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on standard error: text or json")
+	f.StringVar(&cfg.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
+	return cmd
+}
+
+// serve runs the server until ctx is done. It prints the URL clients
+// should use on stdout once the listener is open, so that a script (or a
+// test) that asked for port 0 learns the port.
+func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err error) {
+	logger, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together; give both or neither")
+	}
+	if cfg.maxRequestBytes <= 0 {
+		return fmt.Errorf("--max-request-bytes must be positive, got %d", cfg.maxRequestBytes)
+	}
+	tls := cfg.tlsCert != ""
+	if err := checkPlaintext(cfg.listen, tls, cfg.allowPlaintext); err != nil {
+		return err
+	}
+
+	st, err := store.Open(ctx, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+
+	opts := []rpc.Option{
+		rpc.WithLogger(logger),
+		rpc.WithMaxRequestBytes(cfg.maxRequestBytes),
+		rpc.WithAllowPlaintext(cfg.allowPlaintext),
+	}
+	scheme := "http"
+	if tls {
+		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))
+		scheme = "https"
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
+	endpoint := scheme + "://" + ln.Addr().String()
+	logger.Info("featurevault serving", "url", endpoint, "data", cfg.data)
+	fmt.Fprintf(stdout, "featurevault serving on %s\n", endpoint)
+	err = rpc.NewServer(st, opts...).Serve(ctx, ln)
+	logger.Info("featurevault stopped")
+	return err
+}
+
+// checkPlaintext refuses to serve cleartext on an address other machines
+// can reach, unless TLS is configured or the operator said so.
+func checkPlaintext(addr string, tls, allowed bool) error {
+	if tls || allowed {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q is not host:port: %w", addr, err)
+	}
+	if rpc.IsLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve plaintext on %s, which is not a loopback address: give --tls-cert and --tls-key, or --allow-plaintext if something else encrypts the traffic", addr)
+}
+
+// newLogger returns a slog logger writing to w in the given format.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

@@ -1,0 +1,97 @@
+package keys
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/featurevault/featurevault/kv"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/tink"
+)
+
+// createSubjects gives a key to each subject idx[i] names, under the locks
+// of their stripes: it re-reads the keystore (another caller may have won),
+// then stores all new wrapped keys in one atomic write.
+func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, idx []int, now time.Time, out []tink.AEAD, created []bool) error {
+	stripes := make([]int, len(idx))
+	for j, i := range idx {
+		stripes[j] = k.stripe(ids[i])
+	}
+	slices.Sort(stripes) // lock in stripe order, so concurrent batches never deadlock
+	stripes = slices.Compact(stripes)
+	for _, s := range stripes {
+		k.locks[s].mu.Lock()
+	}
+	defer func() {
+		for _, s := range stripes {
+			k.locks[s].mu.Unlock()
+		}
+	}()
+
+	keys := make([][]byte, len(idx))
+	for j, i := range idx {
+		keys[j] = subjectKey(ids[i])
+	}
+	vals, err := k.store.Get(keys)
+	if err != nil {
+		return fmt.Errorf("keys: read subject keys of entity %q: %w", entity, err)
+	}
+	var ops []kv.Op
+	fresh := map[string]tink.AEAD{} // by id: a subject listed twice gets one key
+	for j, i := range idx {
+		if vals[j] != nil { // created by a caller that held the lock before us
+			a, err := k.unwrap(entity, bis[i], ids[i], vals[j])
+			if err != nil {
+				return err
+			}
+			k.cache.put(ids[i], a, now)
+			out[i] = a
+			continue
+		}
+		if a, ok := fresh[string(ids[i])]; ok {
+			out[i] = a
+			continue
+		}
+		a, wrapped, err := k.newSubjectKey(entity, bis[i], ids[i])
+		if err != nil {
+			return err
+		}
+		fresh[string(ids[i])] = a
+		ops = append(ops, kv.Op{Key: keys[j], Value: wrapped})
+		out[i], created[i] = a, true
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := k.store.Apply(ops); err != nil {
+		for _, i := range idx {
+			out[i], created[i] = nil, false
+		}
+		return fmt.Errorf("keys: store %d new subject keys of entity %q: %w", len(ops), entity, err)
+	}
+	for id, a := range fresh {
+		k.cache.put([]byte(id), a, now)
+	}
+	k.created.Add(uint64(len(ops)))
+	return nil
+}
+
+// newSubjectKey makes a subject keyset and returns its AEAD and its wrapped
+// form, bound to the subject.
+func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (tink.AEAD, []byte, error) {
+	h, err := keyset.NewHandle(aead.AES256GCMNoPrefixKeyTemplate())
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: generate subject key: %w", err)
+	}
+	wrapped, err := wrap(h, k.kek, subjectAD(id))
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: subject key primitive: %w", err)
+	}
+	return a, wrapped, nil
+}

@@ -1,0 +1,185 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Badger is a Store on an embedded Badger database in one directory.
+type Badger struct {
+	db *badger.DB
+}
+
+// Options configures OpenBadger. Start from DefaultOptions.
+type Options struct {
+	dir      string
+	inMemory bool
+	syncs    bool
+	logger   *slog.Logger
+}
+
+// DefaultOptions returns options for a durable store in dir: every commit is
+// synced to disk before Apply returns.
+func DefaultOptions(dir string) Options {
+	return Options{dir: dir, syncs: true}
+}
+
+// WithInMemory keeps everything in memory (for tests and examples).
+func (o Options) WithInMemory(b bool) Options { o.inMemory = b; return o }
+
+// WithSyncWrites sets whether Apply waits for the write to reach disk.
+func (o Options) WithSyncWrites(b bool) Options { o.syncs = b; return o }
+
+// WithLogger sends Badger's warnings and errors to l (default: discarded).
+func (o Options) WithLogger(l *slog.Logger) Options { o.logger = l; return o }
+
+// OpenBadger opens (or creates) the Badger database described by o.
+func OpenBadger(o Options) (*Badger, error) {
+	bo := badger.DefaultOptions(o.dir).
+		WithInMemory(o.inMemory).
+		WithSyncWrites(o.syncs).
+		WithLogger(badgerLogger{o.logger}).
+		WithMetricsEnabled(false)
+	if o.inMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("kv: open %s: %w", o.dir, err)
+	}
+	return &Badger{db: db}, nil
+}
+
+// Get implements Store.
+func (b *Badger) Get(keys [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	err := b.db.View(func(txn *badger.Txn) error {
+		for i, k := range keys {
+			item, err := txn.Get(k)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if out[i], err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, mapErr(err)
+}
+
+// First implements Store. One iterator serves every prefix: each is a seek.
+func (b *Badger) First(prefixes [][]byte) ([]Entry, error) {
+	out := make([]Entry, len(prefixes))
+	err := b.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		if len(prefixes) == 1 {
+			opts.Prefix = prefixes[0]
+		}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for i, p := range prefixes {
+			it.Seek(p)
+			if !it.ValidForPrefix(p) {
+				continue
+			}
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out[i] = Entry{Key: item.KeyCopy(nil), Value: v}
+		}
+		return nil
+	})
+	return out, mapErr(err)
+}
+
+// Scan implements Store.
+func (b *Badger) Scan(prefix []byte, fn func(Entry) error) error {
+	return mapErr(b.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(Entry{Key: item.KeyCopy(nil), Value: v}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// Apply implements Store with one Badger transaction.
+func (b *Badger) Apply(ops []Op) error {
+	return mapErr(b.db.Update(func(txn *badger.Txn) error {
+		for _, op := range ops {
+			var err error
+			if op.Delete {
+				err = txn.Delete(op.Key)
+			} else {
+				err = txn.Set(op.Key, op.Value)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// Close implements Store.
+func (b *Badger) Close() error { return b.db.Close() }
+
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return ErrTooLarge
+	case errors.Is(err, badger.ErrDBClosed):
+		return ErrClosed
+	}
+	return fmt.Errorf("kv: %w", err)
+}
+
+// HasPrefix reports whether any key starts with prefix.
+func HasPrefix(s Store, prefix []byte) (bool, error) {
+	e, err := s.First([][]byte{prefix})
+	if err != nil {
+		return false, err
+	}
+	return e[0].Key != nil && bytes.HasPrefix(e[0].Key, prefix), nil
+}
+
+// badgerLogger forwards Badger's warnings and errors to slog; its chatty
+// info and debug lines are dropped.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+	}
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+	}
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,49 @@
+// Package kv is the narrow storage interface FeatureVault keeps its bytes
+// behind, and its embedded Badger implementation.
+//
+// The interface is deliberately small — batched get, first-under-prefix,
+// prefix scan, atomic apply — so that a distributed engine can replace Badger
+// without touching cryptography or policy. Everything that crosses it is
+// already ciphertext, a blind index or registry metadata: an implementation
+// never sees a feature value or a raw entity key.
+package kv
+
+import "errors"
+
+// ErrClosed is returned by every method once Close has been called.
+var ErrClosed = errors.New("kv: store is closed")
+
+// ErrTooLarge is returned by Apply when a batch is too large to commit
+// atomically; the caller should split it.
+var ErrTooLarge = errors.New("kv: batch too large to commit atomically; split it into smaller batches")
+
+// Entry is one key and its value.
+type Entry struct {
+	Key   []byte
+	Value []byte
+}
+
+// Op is one write in an atomic batch: a Set when Delete is false, else a
+// delete of Key (Value ignored).
+type Op struct {
+	Key    []byte
+	Value  []byte
+	Delete bool
+}
+
+// Store is the storage contract. Implementations must be safe for concurrent
+// use. Returned slices are owned by the caller.
+type Store interface {
+	// Get returns the value of each key, or nil where the key is absent.
+	Get(keys [][]byte) ([][]byte, error)
+	// First returns, for each prefix, the entry with the smallest key that
+	// starts with it, or an Entry with a nil Key when there is none.
+	First(prefixes [][]byte) ([]Entry, error)
+	// Scan calls fn for every entry whose key starts with prefix, in
+	// ascending key order, until fn returns an error (which Scan returns).
+	Scan(prefix []byte, fn func(Entry) error) error
+	// Apply commits ops atomically: all of them or none.
+	Apply(ops []Op) error
+	// Close releases the store.
+	Close() error
+}
