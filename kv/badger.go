@@ -183,3 +183,34 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 }
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
+
+// Update implements Updater, retrying on transaction conflicts.
+func (b *Badger) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
+	for {
+		err := b.db.Update(func(txn *badger.Txn) error {
+			var old []byte
+			item, err := txn.Get(key)
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+			case err != nil:
+				return err
+			default:
+				if old, err = item.ValueCopy(nil); err != nil {
+					return err
+				}
+			}
+			nv, err := fn(old)
+			if err != nil {
+				return err
+			}
+			if old != nil && bytes.Equal(nv, old) {
+				return nil
+			}
+			return txn.Set(key, nv)
+		})
+		if errors.Is(err, badger.ErrConflict) {
+			continue
+		}
+		return mapErr(err)
+	}
+}

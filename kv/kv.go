@@ -47,3 +47,24 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// Updater is a Store that can read-modify-write one key atomically. Badger
+// implements it with an optimistic transaction; a distributed engine would
+// use compare-and-set (Redis WATCH, PostgreSQL SELECT ... FOR UPDATE).
+type Updater interface {
+	// Update calls fn with the key's current value (nil if absent) and
+	// stores what fn returns, atomically: if another writer changed the key
+	// in between, fn runs again on the new value. Returning the old slice
+	// unchanged writes nothing; an error from fn aborts and is returned.
+	Update(key []byte, fn func(old []byte) ([]byte, error)) error
+}
+
+// Update runs an atomic read-modify-write of key on s, which must implement
+// Updater.
+func Update(s Store, key []byte, fn func(old []byte) ([]byte, error)) error {
+	u, ok := s.(Updater)
+	if !ok {
+		return errors.New("kv: store does not support atomic updates")
+	}
+	return u.Update(key, fn)
+}
