@@ -13,6 +13,7 @@ import (
 
 // adminHandler implements AdminService over the store's registry.
 type adminHandler struct {
+	featurevaultv1connect.UnimplementedAdminServiceHandler // removed once every method is wired
 	store *store.Store
 	log   *slog.Logger
 }

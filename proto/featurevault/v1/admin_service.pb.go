@@ -9,6 +9,7 @@ package featurevaultv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -407,11 +408,1215 @@ func (x *ListFeatureViewsResponse) GetEntities() []*Entity {
 	return nil
 }
 
+type CreatePrincipalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	Attributes    map[string]*StringList `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePrincipalRequest) Reset() {
+	*x = CreatePrincipalRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePrincipalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePrincipalRequest) ProtoMessage() {}
+
+func (x *CreatePrincipalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePrincipalRequest.ProtoReflect.Descriptor instead.
+func (*CreatePrincipalRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreatePrincipalRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreatePrincipalRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *CreatePrincipalRequest) GetAttributes() map[string]*StringList {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+type CreatePrincipalResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Principal *Principal             `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Token is shown once; store it safely.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePrincipalResponse) Reset() {
+	*x = CreatePrincipalResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePrincipalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePrincipalResponse) ProtoMessage() {}
+
+func (x *CreatePrincipalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePrincipalResponse.ProtoReflect.Descriptor instead.
+func (*CreatePrincipalResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreatePrincipalResponse) GetPrincipal() *Principal {
+	if x != nil {
+		return x.Principal
+	}
+	return nil
+}
+
+func (x *CreatePrincipalResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type ListPrincipalsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPrincipalsRequest) Reset() {
+	*x = ListPrincipalsRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPrincipalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPrincipalsRequest) ProtoMessage() {}
+
+func (x *ListPrincipalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPrincipalsRequest.ProtoReflect.Descriptor instead.
+func (*ListPrincipalsRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{10}
+}
+
+type ListPrincipalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    []*Principal           `protobuf:"bytes,1,rep,name=principals,proto3" json:"principals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPrincipalsResponse) Reset() {
+	*x = ListPrincipalsResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPrincipalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPrincipalsResponse) ProtoMessage() {}
+
+func (x *ListPrincipalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPrincipalsResponse.ProtoReflect.Descriptor instead.
+func (*ListPrincipalsResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListPrincipalsResponse) GetPrincipals() []*Principal {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+type RevokePrincipalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePrincipalRequest) Reset() {
+	*x = RevokePrincipalRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePrincipalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePrincipalRequest) ProtoMessage() {}
+
+func (x *RevokePrincipalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePrincipalRequest.ProtoReflect.Descriptor instead.
+func (*RevokePrincipalRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokePrincipalRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RevokePrincipalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePrincipalResponse) Reset() {
+	*x = RevokePrincipalResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePrincipalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePrincipalResponse) ProtoMessage() {}
+
+func (x *RevokePrincipalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePrincipalResponse.ProtoReflect.Descriptor instead.
+func (*RevokePrincipalResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+type IssueTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	TtlSeconds    int64                  `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueTokenRequest) Reset() {
+	*x = IssueTokenRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueTokenRequest) ProtoMessage() {}
+
+func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
+func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *IssueTokenRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *IssueTokenRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type IssueTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueTokenResponse) Reset() {
+	*x = IssueTokenResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueTokenResponse) ProtoMessage() {}
+
+func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
+func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *IssueTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *IssueTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type AssignRoleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Principal (or role, for inheritance) that receives the role.
+	Principal     string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignRoleRequest) Reset() {
+	*x = AssignRoleRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignRoleRequest) ProtoMessage() {}
+
+func (x *AssignRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignRoleRequest.ProtoReflect.Descriptor instead.
+func (*AssignRoleRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AssignRoleRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AssignRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type AssignRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignRoleResponse) Reset() {
+	*x = AssignRoleResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignRoleResponse) ProtoMessage() {}
+
+func (x *AssignRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignRoleResponse.ProtoReflect.Descriptor instead.
+func (*AssignRoleResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{17}
+}
+
+type UnassignRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnassignRoleRequest) Reset() {
+	*x = UnassignRoleRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignRoleRequest) ProtoMessage() {}
+
+func (x *UnassignRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignRoleRequest.ProtoReflect.Descriptor instead.
+func (*UnassignRoleRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UnassignRoleRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *UnassignRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type UnassignRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnassignRoleResponse) Reset() {
+	*x = UnassignRoleResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignRoleResponse) ProtoMessage() {}
+
+func (x *UnassignRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignRoleResponse.ProtoReflect.Descriptor instead.
+func (*UnassignRoleResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{19}
+}
+
+type GrantPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *Rule                  `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantPolicyRequest) Reset() {
+	*x = GrantPolicyRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantPolicyRequest) ProtoMessage() {}
+
+func (x *GrantPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GrantPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GrantPolicyRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type GrantPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changed is false when the rule was already there.
+	Changed       bool `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantPolicyResponse) Reset() {
+	*x = GrantPolicyResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantPolicyResponse) ProtoMessage() {}
+
+func (x *GrantPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GrantPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GrantPolicyResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type RevokePolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *Rule                  `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePolicyRequest) Reset() {
+	*x = RevokePolicyRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePolicyRequest) ProtoMessage() {}
+
+func (x *RevokePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePolicyRequest.ProtoReflect.Descriptor instead.
+func (*RevokePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RevokePolicyRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type RevokePolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changed       bool                   `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePolicyResponse) Reset() {
+	*x = RevokePolicyResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePolicyResponse) ProtoMessage() {}
+
+func (x *RevokePolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePolicyResponse.ProtoReflect.Descriptor instead.
+func (*RevokePolicyResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RevokePolicyResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type ListPoliciesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesRequest) Reset() {
+	*x = ListPoliciesRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesRequest) ProtoMessage() {}
+
+func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{24}
+}
+
+type ListPoliciesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rules []*Rule                `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Roles lists role assignments as "member role" pairs.
+	Assignments   []*RoleAssignment `protobuf:"bytes,2,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesResponse) Reset() {
+	*x = ListPoliciesResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesResponse) ProtoMessage() {}
+
+func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListPoliciesResponse) GetRules() []*Rule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListPoliciesResponse) GetAssignments() []*RoleAssignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
+type RoleAssignment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleAssignment) Reset() {
+	*x = RoleAssignment{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleAssignment) ProtoMessage() {}
+
+func (x *RoleAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleAssignment.ProtoReflect.Descriptor instead.
+func (*RoleAssignment) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RoleAssignment) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *RoleAssignment) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type ExplainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	View          string                 `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Env           string                 `protobuf:"bytes,4,opt,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRequest) Reset() {
+	*x = ExplainRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRequest) ProtoMessage() {}
+
+func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ExplainRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ExplainRequest) GetEnv() string {
+	if x != nil {
+		return x.Env
+	}
+	return ""
+}
+
+type ExplainResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*ColumnDecision      `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainResponse) Reset() {
+	*x = ExplainResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainResponse) ProtoMessage() {}
+
+func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
+func (*ExplainResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ExplainResponse) GetDecisions() []*ColumnDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+type ReadAuditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From is the first sequence number; ignored when tail > 0.
+	From  uint64 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Limit int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Tail, when > 0, returns the last tail records.
+	Tail          int32 `protobuf:"varint,3,opt,name=tail,proto3" json:"tail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadAuditRequest) Reset() {
+	*x = ReadAuditRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadAuditRequest) ProtoMessage() {}
+
+func (x *ReadAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadAuditRequest.ProtoReflect.Descriptor instead.
+func (*ReadAuditRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReadAuditRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ReadAuditRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ReadAuditRequest) GetTail() int32 {
+	if x != nil {
+		return x.Tail
+	}
+	return 0
+}
+
+type ReadAuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Records       []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadAuditResponse) Reset() {
+	*x = ReadAuditResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadAuditResponse) ProtoMessage() {}
+
+func (x *ReadAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadAuditResponse.ProtoReflect.Descriptor instead.
+func (*ReadAuditResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ReadAuditResponse) GetRecords() []*AuditRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type VerifyAuditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Checkpoints ("seq:hash") exported earlier, to detect a rolled-back log.
+	Checkpoints   []string `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAuditRequest) Reset() {
+	*x = VerifyAuditRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditRequest) ProtoMessage() {}
+
+func (x *VerifyAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditRequest.ProtoReflect.Descriptor instead.
+func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *VerifyAuditRequest) GetCheckpoints() []string {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+type VerifyAuditResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records uint64                 `protobuf:"varint,1,opt,name=records,proto3" json:"records,omitempty"`
+	// Head is the current checkpoint ("seq:hash"); export it somewhere safe.
+	Head          string          `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`
+	Problems      []*AuditProblem `protobuf:"bytes,3,rep,name=problems,proto3" json:"problems,omitempty"`
+	Ok            bool            `protobuf:"varint,4,opt,name=ok,proto3" json:"ok,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAuditResponse) Reset() {
+	*x = VerifyAuditResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditResponse) ProtoMessage() {}
+
+func (x *VerifyAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditResponse.ProtoReflect.Descriptor instead.
+func (*VerifyAuditResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *VerifyAuditResponse) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *VerifyAuditResponse) GetHead() string {
+	if x != nil {
+		return x.Head
+	}
+	return ""
+}
+
+func (x *VerifyAuditResponse) GetProblems() []*AuditProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *VerifyAuditResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
 var File_featurevault_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"#featurevault/v1/admin_service.proto\x12\x0ffeaturevault.v1\x1a\x1bfeaturevault/v1/types.proto\"E\n" +
+	"#featurevault/v1/admin_service.proto\x12\x0ffeaturevault.v1\x1a\x1cfeaturevault/v1/access.proto\x1a\x1bfeaturevault/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n" +
 	"\x12ApplyEntityRequest\x12/\n" +
 	"\x06entity\x18\x01 \x01(\v2\x17.featurevault.v1.EntityR\x06entity\"`\n" +
 	"\x13ApplyEntityResponse\x12/\n" +
@@ -431,12 +1636,97 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\x17ListFeatureViewsRequest\"\x83\x01\n" +
 	"\x18ListFeatureViewsResponse\x122\n" +
 	"\x05views\x18\x01 \x03(\v2\x1c.featurevault.v1.FeatureViewR\x05views\x123\n" +
-	"\bentities\x18\x02 \x03(\v2\x17.featurevault.v1.EntityR\bentities2\xa7\x03\n" +
+	"\bentities\x18\x02 \x03(\v2\x17.featurevault.v1.EntityR\bentities\"\xf7\x01\n" +
+	"\x16CreatePrincipalRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\x12W\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v27.featurevault.v1.CreatePrincipalRequest.AttributesEntryR\n" +
+	"attributes\x1aZ\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.featurevault.v1.StringListR\x05value:\x028\x01\"i\n" +
+	"\x17CreatePrincipalResponse\x128\n" +
+	"\tprincipal\x18\x01 \x01(\v2\x1a.featurevault.v1.PrincipalR\tprincipal\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\x17\n" +
+	"\x15ListPrincipalsRequest\"T\n" +
+	"\x16ListPrincipalsResponse\x12:\n" +
+	"\n" +
+	"principals\x18\x01 \x03(\v2\x1a.featurevault.v1.PrincipalR\n" +
+	"principals\",\n" +
+	"\x16RevokePrincipalRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
+	"\x17RevokePrincipalResponse\"R\n" +
+	"\x11IssueTokenRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
+	"ttlSeconds\"e\n" +
+	"\x12IssueTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"E\n" +
+	"\x11AssignRoleRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"\x14\n" +
+	"\x12AssignRoleResponse\"G\n" +
+	"\x13UnassignRoleRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"\x16\n" +
+	"\x14UnassignRoleResponse\"?\n" +
+	"\x12GrantPolicyRequest\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.featurevault.v1.RuleR\x04rule\"/\n" +
+	"\x13GrantPolicyResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged\"@\n" +
+	"\x13RevokePolicyRequest\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.featurevault.v1.RuleR\x04rule\"0\n" +
+	"\x14RevokePolicyResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged\"\x15\n" +
+	"\x13ListPoliciesRequest\"\x86\x01\n" +
+	"\x14ListPoliciesResponse\x12+\n" +
+	"\x05rules\x18\x01 \x03(\v2\x15.featurevault.v1.RuleR\x05rules\x12A\n" +
+	"\vassignments\x18\x02 \x03(\v2\x1f.featurevault.v1.RoleAssignmentR\vassignments\"<\n" +
+	"\x0eRoleAssignment\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"n\n" +
+	"\x0eExplainRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04view\x18\x02 \x01(\tR\x04view\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x10\n" +
+	"\x03env\x18\x04 \x01(\tR\x03env\"P\n" +
+	"\x0fExplainResponse\x12=\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x1f.featurevault.v1.ColumnDecisionR\tdecisions\"P\n" +
+	"\x10ReadAuditRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x12\n" +
+	"\x04tail\x18\x03 \x01(\x05R\x04tail\"K\n" +
+	"\x11ReadAuditResponse\x126\n" +
+	"\arecords\x18\x01 \x03(\v2\x1c.featurevault.v1.AuditRecordR\arecords\"6\n" +
+	"\x12VerifyAuditRequest\x12 \n" +
+	"\vcheckpoints\x18\x01 \x03(\tR\vcheckpoints\"\x8e\x01\n" +
+	"\x13VerifyAuditResponse\x12\x18\n" +
+	"\arecords\x18\x01 \x01(\x04R\arecords\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\tR\x04head\x129\n" +
+	"\bproblems\x18\x03 \x03(\v2\x1d.featurevault.v1.AuditProblemR\bproblems\x12\x0e\n" +
+	"\x02ok\x18\x04 \x01(\bR\x02ok2\x8a\f\n" +
 	"\fAdminService\x12X\n" +
 	"\vApplyEntity\x12#.featurevault.v1.ApplyEntityRequest\x1a$.featurevault.v1.ApplyEntityResponse\x12g\n" +
 	"\x10ApplyFeatureView\x12(.featurevault.v1.ApplyFeatureViewRequest\x1a).featurevault.v1.ApplyFeatureViewResponse\x12f\n" +
 	"\x0eGetFeatureView\x12&.featurevault.v1.GetFeatureViewRequest\x1a'.featurevault.v1.GetFeatureViewResponse\"\x03\x90\x02\x01\x12l\n" +
-	"\x10ListFeatureViews\x12(.featurevault.v1.ListFeatureViewsRequest\x1a).featurevault.v1.ListFeatureViewsResponse\"\x03\x90\x02\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\x10ListFeatureViews\x12(.featurevault.v1.ListFeatureViewsRequest\x1a).featurevault.v1.ListFeatureViewsResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\x0fCreatePrincipal\x12'.featurevault.v1.CreatePrincipalRequest\x1a(.featurevault.v1.CreatePrincipalResponse\x12f\n" +
+	"\x0eListPrincipals\x12&.featurevault.v1.ListPrincipalsRequest\x1a'.featurevault.v1.ListPrincipalsResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\x0fRevokePrincipal\x12'.featurevault.v1.RevokePrincipalRequest\x1a(.featurevault.v1.RevokePrincipalResponse\x12U\n" +
+	"\n" +
+	"IssueToken\x12\".featurevault.v1.IssueTokenRequest\x1a#.featurevault.v1.IssueTokenResponse\x12U\n" +
+	"\n" +
+	"AssignRole\x12\".featurevault.v1.AssignRoleRequest\x1a#.featurevault.v1.AssignRoleResponse\x12[\n" +
+	"\fUnassignRole\x12$.featurevault.v1.UnassignRoleRequest\x1a%.featurevault.v1.UnassignRoleResponse\x12X\n" +
+	"\vGrantPolicy\x12#.featurevault.v1.GrantPolicyRequest\x1a$.featurevault.v1.GrantPolicyResponse\x12[\n" +
+	"\fRevokePolicy\x12$.featurevault.v1.RevokePolicyRequest\x1a%.featurevault.v1.RevokePolicyResponse\x12`\n" +
+	"\fListPolicies\x12$.featurevault.v1.ListPoliciesRequest\x1a%.featurevault.v1.ListPoliciesResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"\aExplain\x12\x1f.featurevault.v1.ExplainRequest\x1a .featurevault.v1.ExplainResponse\"\x03\x90\x02\x01\x12W\n" +
+	"\tReadAudit\x12!.featurevault.v1.ReadAuditRequest\x1a\".featurevault.v1.ReadAuditResponse\"\x03\x90\x02\x01\x12]\n" +
+	"\vVerifyAudit\x12#.featurevault.v1.VerifyAuditRequest\x1a$.featurevault.v1.VerifyAuditResponse\"\x03\x90\x02\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_admin_service_proto_rawDescOnce sync.Once
@@ -450,7 +1740,7 @@ func file_featurevault_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_featurevault_v1_admin_service_proto_rawDescData
 }
 
-var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_featurevault_v1_admin_service_proto_goTypes = []any{
 	(*ApplyEntityRequest)(nil),       // 0: featurevault.v1.ApplyEntityRequest
 	(*ApplyEntityResponse)(nil),      // 1: featurevault.v1.ApplyEntityResponse
@@ -460,31 +1750,100 @@ var file_featurevault_v1_admin_service_proto_goTypes = []any{
 	(*GetFeatureViewResponse)(nil),   // 5: featurevault.v1.GetFeatureViewResponse
 	(*ListFeatureViewsRequest)(nil),  // 6: featurevault.v1.ListFeatureViewsRequest
 	(*ListFeatureViewsResponse)(nil), // 7: featurevault.v1.ListFeatureViewsResponse
-	(*Entity)(nil),                   // 8: featurevault.v1.Entity
-	(*FeatureView)(nil),              // 9: featurevault.v1.FeatureView
+	(*CreatePrincipalRequest)(nil),   // 8: featurevault.v1.CreatePrincipalRequest
+	(*CreatePrincipalResponse)(nil),  // 9: featurevault.v1.CreatePrincipalResponse
+	(*ListPrincipalsRequest)(nil),    // 10: featurevault.v1.ListPrincipalsRequest
+	(*ListPrincipalsResponse)(nil),   // 11: featurevault.v1.ListPrincipalsResponse
+	(*RevokePrincipalRequest)(nil),   // 12: featurevault.v1.RevokePrincipalRequest
+	(*RevokePrincipalResponse)(nil),  // 13: featurevault.v1.RevokePrincipalResponse
+	(*IssueTokenRequest)(nil),        // 14: featurevault.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),       // 15: featurevault.v1.IssueTokenResponse
+	(*AssignRoleRequest)(nil),        // 16: featurevault.v1.AssignRoleRequest
+	(*AssignRoleResponse)(nil),       // 17: featurevault.v1.AssignRoleResponse
+	(*UnassignRoleRequest)(nil),      // 18: featurevault.v1.UnassignRoleRequest
+	(*UnassignRoleResponse)(nil),     // 19: featurevault.v1.UnassignRoleResponse
+	(*GrantPolicyRequest)(nil),       // 20: featurevault.v1.GrantPolicyRequest
+	(*GrantPolicyResponse)(nil),      // 21: featurevault.v1.GrantPolicyResponse
+	(*RevokePolicyRequest)(nil),      // 22: featurevault.v1.RevokePolicyRequest
+	(*RevokePolicyResponse)(nil),     // 23: featurevault.v1.RevokePolicyResponse
+	(*ListPoliciesRequest)(nil),      // 24: featurevault.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),     // 25: featurevault.v1.ListPoliciesResponse
+	(*RoleAssignment)(nil),           // 26: featurevault.v1.RoleAssignment
+	(*ExplainRequest)(nil),           // 27: featurevault.v1.ExplainRequest
+	(*ExplainResponse)(nil),          // 28: featurevault.v1.ExplainResponse
+	(*ReadAuditRequest)(nil),         // 29: featurevault.v1.ReadAuditRequest
+	(*ReadAuditResponse)(nil),        // 30: featurevault.v1.ReadAuditResponse
+	(*VerifyAuditRequest)(nil),       // 31: featurevault.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),      // 32: featurevault.v1.VerifyAuditResponse
+	nil,                              // 33: featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	(*Entity)(nil),                   // 34: featurevault.v1.Entity
+	(*FeatureView)(nil),              // 35: featurevault.v1.FeatureView
+	(*Principal)(nil),                // 36: featurevault.v1.Principal
+	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
+	(*Rule)(nil),                     // 38: featurevault.v1.Rule
+	(*ColumnDecision)(nil),           // 39: featurevault.v1.ColumnDecision
+	(*AuditRecord)(nil),              // 40: featurevault.v1.AuditRecord
+	(*AuditProblem)(nil),             // 41: featurevault.v1.AuditProblem
+	(*StringList)(nil),               // 42: featurevault.v1.StringList
 }
 var file_featurevault_v1_admin_service_proto_depIdxs = []int32{
-	8,  // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
-	8,  // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
-	9,  // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
-	9,  // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	9,  // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	8,  // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
-	9,  // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
-	8,  // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
-	0,  // 8: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
-	2,  // 9: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
-	4,  // 10: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
-	6,  // 11: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
-	1,  // 12: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
-	3,  // 13: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
-	5,  // 14: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
-	7,  // 15: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	34, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
+	34, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
+	35, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
+	35, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	35, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	34, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
+	35, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
+	34, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
+	33, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	36, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
+	36, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
+	37, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	38, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
+	38, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
+	38, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
+	26, // 15: featurevault.v1.ListPoliciesResponse.assignments:type_name -> featurevault.v1.RoleAssignment
+	39, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
+	40, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
+	41, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
+	42, // 19: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
+	0,  // 20: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
+	2,  // 21: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
+	4,  // 22: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
+	6,  // 23: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
+	8,  // 24: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
+	10, // 25: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
+	12, // 26: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
+	14, // 27: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
+	16, // 28: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
+	18, // 29: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
+	20, // 30: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
+	22, // 31: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
+	24, // 32: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
+	27, // 33: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
+	29, // 34: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
+	31, // 35: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
+	1,  // 36: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
+	3,  // 37: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
+	5,  // 38: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
+	7,  // 39: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
+	9,  // 40: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
+	11, // 41: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
+	13, // 42: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
+	15, // 43: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
+	17, // 44: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
+	19, // 45: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
+	21, // 46: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
+	23, // 47: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
+	25, // 48: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
+	28, // 49: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
+	30, // 50: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
+	32, // 51: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
+	36, // [36:52] is the sub-list for method output_type
+	20, // [20:36] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_admin_service_proto_init() }
@@ -492,6 +1851,7 @@ func file_featurevault_v1_admin_service_proto_init() {
 	if File_featurevault_v1_admin_service_proto != nil {
 		return
 	}
+	file_featurevault_v1_access_proto_init()
 	file_featurevault_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -499,7 +1859,7 @@ func file_featurevault_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_admin_service_proto_rawDesc), len(file_featurevault_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,38 @@ const (
 	// AdminServiceListFeatureViewsProcedure is the fully-qualified name of the AdminService's
 	// ListFeatureViews RPC.
 	AdminServiceListFeatureViewsProcedure = "/featurevault.v1.AdminService/ListFeatureViews"
+	// AdminServiceCreatePrincipalProcedure is the fully-qualified name of the AdminService's
+	// CreatePrincipal RPC.
+	AdminServiceCreatePrincipalProcedure = "/featurevault.v1.AdminService/CreatePrincipal"
+	// AdminServiceListPrincipalsProcedure is the fully-qualified name of the AdminService's
+	// ListPrincipals RPC.
+	AdminServiceListPrincipalsProcedure = "/featurevault.v1.AdminService/ListPrincipals"
+	// AdminServiceRevokePrincipalProcedure is the fully-qualified name of the AdminService's
+	// RevokePrincipal RPC.
+	AdminServiceRevokePrincipalProcedure = "/featurevault.v1.AdminService/RevokePrincipal"
+	// AdminServiceIssueTokenProcedure is the fully-qualified name of the AdminService's IssueToken RPC.
+	AdminServiceIssueTokenProcedure = "/featurevault.v1.AdminService/IssueToken"
+	// AdminServiceAssignRoleProcedure is the fully-qualified name of the AdminService's AssignRole RPC.
+	AdminServiceAssignRoleProcedure = "/featurevault.v1.AdminService/AssignRole"
+	// AdminServiceUnassignRoleProcedure is the fully-qualified name of the AdminService's UnassignRole
+	// RPC.
+	AdminServiceUnassignRoleProcedure = "/featurevault.v1.AdminService/UnassignRole"
+	// AdminServiceGrantPolicyProcedure is the fully-qualified name of the AdminService's GrantPolicy
+	// RPC.
+	AdminServiceGrantPolicyProcedure = "/featurevault.v1.AdminService/GrantPolicy"
+	// AdminServiceRevokePolicyProcedure is the fully-qualified name of the AdminService's RevokePolicy
+	// RPC.
+	AdminServiceRevokePolicyProcedure = "/featurevault.v1.AdminService/RevokePolicy"
+	// AdminServiceListPoliciesProcedure is the fully-qualified name of the AdminService's ListPolicies
+	// RPC.
+	AdminServiceListPoliciesProcedure = "/featurevault.v1.AdminService/ListPolicies"
+	// AdminServiceExplainProcedure is the fully-qualified name of the AdminService's Explain RPC.
+	AdminServiceExplainProcedure = "/featurevault.v1.AdminService/Explain"
+	// AdminServiceReadAuditProcedure is the fully-qualified name of the AdminService's ReadAudit RPC.
+	AdminServiceReadAuditProcedure = "/featurevault.v1.AdminService/ReadAudit"
+	// AdminServiceVerifyAuditProcedure is the fully-qualified name of the AdminService's VerifyAudit
+	// RPC.
+	AdminServiceVerifyAuditProcedure = "/featurevault.v1.AdminService/VerifyAudit"
 )
 
 // AdminServiceClient is a client for the featurevault.v1.AdminService service.
@@ -58,6 +90,26 @@ type AdminServiceClient interface {
 	ApplyFeatureView(context.Context, *connect.Request[v1.ApplyFeatureViewRequest]) (*connect.Response[v1.ApplyFeatureViewResponse], error)
 	GetFeatureView(context.Context, *connect.Request[v1.GetFeatureViewRequest]) (*connect.Response[v1.GetFeatureViewResponse], error)
 	ListFeatureViews(context.Context, *connect.Request[v1.ListFeatureViewsRequest]) (*connect.Response[v1.ListFeatureViewsResponse], error)
+	// CreatePrincipal creates a principal and returns its bearer token, once:
+	// the server keeps only a hash of it.
+	CreatePrincipal(context.Context, *connect.Request[v1.CreatePrincipalRequest]) (*connect.Response[v1.CreatePrincipalResponse], error)
+	ListPrincipals(context.Context, *connect.Request[v1.ListPrincipalsRequest]) (*connect.Response[v1.ListPrincipalsResponse], error)
+	// RevokePrincipal disables a principal: its tokens stop working at once.
+	RevokePrincipal(context.Context, *connect.Request[v1.RevokePrincipalRequest]) (*connect.Response[v1.RevokePrincipalResponse], error)
+	// IssueToken issues a signed JWT for a principal, valid for ttl.
+	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
+	AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error)
+	UnassignRole(context.Context, *connect.Request[v1.UnassignRoleRequest]) (*connect.Response[v1.UnassignRoleResponse], error)
+	GrantPolicy(context.Context, *connect.Request[v1.GrantPolicyRequest]) (*connect.Response[v1.GrantPolicyResponse], error)
+	RevokePolicy(context.Context, *connect.Request[v1.RevokePolicyRequest]) (*connect.Response[v1.RevokePolicyResponse], error)
+	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
+	// Explain says, for every column of a view and every action, whether the
+	// principal may do it for the purpose, and which rule decided.
+	Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error)
+	// ReadAudit returns audit records from a sequence number, or the last n.
+	ReadAudit(context.Context, *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error)
+	// VerifyAudit checks the whole chain and locates every inconsistency.
+	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the featurevault.v1.AdminService service. By
@@ -97,6 +149,83 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createPrincipal: connect.NewClient[v1.CreatePrincipalRequest, v1.CreatePrincipalResponse](
+			httpClient,
+			baseURL+AdminServiceCreatePrincipalProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreatePrincipal")),
+			connect.WithClientOptions(opts...),
+		),
+		listPrincipals: connect.NewClient[v1.ListPrincipalsRequest, v1.ListPrincipalsResponse](
+			httpClient,
+			baseURL+AdminServiceListPrincipalsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListPrincipals")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		revokePrincipal: connect.NewClient[v1.RevokePrincipalRequest, v1.RevokePrincipalResponse](
+			httpClient,
+			baseURL+AdminServiceRevokePrincipalProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokePrincipal")),
+			connect.WithClientOptions(opts...),
+		),
+		issueToken: connect.NewClient[v1.IssueTokenRequest, v1.IssueTokenResponse](
+			httpClient,
+			baseURL+AdminServiceIssueTokenProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("IssueToken")),
+			connect.WithClientOptions(opts...),
+		),
+		assignRole: connect.NewClient[v1.AssignRoleRequest, v1.AssignRoleResponse](
+			httpClient,
+			baseURL+AdminServiceAssignRoleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AssignRole")),
+			connect.WithClientOptions(opts...),
+		),
+		unassignRole: connect.NewClient[v1.UnassignRoleRequest, v1.UnassignRoleResponse](
+			httpClient,
+			baseURL+AdminServiceUnassignRoleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UnassignRole")),
+			connect.WithClientOptions(opts...),
+		),
+		grantPolicy: connect.NewClient[v1.GrantPolicyRequest, v1.GrantPolicyResponse](
+			httpClient,
+			baseURL+AdminServiceGrantPolicyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GrantPolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		revokePolicy: connect.NewClient[v1.RevokePolicyRequest, v1.RevokePolicyResponse](
+			httpClient,
+			baseURL+AdminServiceRevokePolicyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokePolicy")),
+			connect.WithClientOptions(opts...),
+		),
+		listPolicies: connect.NewClient[v1.ListPoliciesRequest, v1.ListPoliciesResponse](
+			httpClient,
+			baseURL+AdminServiceListPoliciesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListPolicies")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		explain: connect.NewClient[v1.ExplainRequest, v1.ExplainResponse](
+			httpClient,
+			baseURL+AdminServiceExplainProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Explain")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		readAudit: connect.NewClient[v1.ReadAuditRequest, v1.ReadAuditResponse](
+			httpClient,
+			baseURL+AdminServiceReadAuditProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ReadAudit")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		verifyAudit: connect.NewClient[v1.VerifyAuditRequest, v1.VerifyAuditResponse](
+			httpClient,
+			baseURL+AdminServiceVerifyAuditProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("VerifyAudit")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -106,6 +235,18 @@ type adminServiceClient struct {
 	applyFeatureView *connect.Client[v1.ApplyFeatureViewRequest, v1.ApplyFeatureViewResponse]
 	getFeatureView   *connect.Client[v1.GetFeatureViewRequest, v1.GetFeatureViewResponse]
 	listFeatureViews *connect.Client[v1.ListFeatureViewsRequest, v1.ListFeatureViewsResponse]
+	createPrincipal  *connect.Client[v1.CreatePrincipalRequest, v1.CreatePrincipalResponse]
+	listPrincipals   *connect.Client[v1.ListPrincipalsRequest, v1.ListPrincipalsResponse]
+	revokePrincipal  *connect.Client[v1.RevokePrincipalRequest, v1.RevokePrincipalResponse]
+	issueToken       *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
+	assignRole       *connect.Client[v1.AssignRoleRequest, v1.AssignRoleResponse]
+	unassignRole     *connect.Client[v1.UnassignRoleRequest, v1.UnassignRoleResponse]
+	grantPolicy      *connect.Client[v1.GrantPolicyRequest, v1.GrantPolicyResponse]
+	revokePolicy     *connect.Client[v1.RevokePolicyRequest, v1.RevokePolicyResponse]
+	listPolicies     *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
+	explain          *connect.Client[v1.ExplainRequest, v1.ExplainResponse]
+	readAudit        *connect.Client[v1.ReadAuditRequest, v1.ReadAuditResponse]
+	verifyAudit      *connect.Client[v1.VerifyAuditRequest, v1.VerifyAuditResponse]
 }
 
 // ApplyEntity calls featurevault.v1.AdminService.ApplyEntity.
@@ -128,6 +269,66 @@ func (c *adminServiceClient) ListFeatureViews(ctx context.Context, req *connect.
 	return c.listFeatureViews.CallUnary(ctx, req)
 }
 
+// CreatePrincipal calls featurevault.v1.AdminService.CreatePrincipal.
+func (c *adminServiceClient) CreatePrincipal(ctx context.Context, req *connect.Request[v1.CreatePrincipalRequest]) (*connect.Response[v1.CreatePrincipalResponse], error) {
+	return c.createPrincipal.CallUnary(ctx, req)
+}
+
+// ListPrincipals calls featurevault.v1.AdminService.ListPrincipals.
+func (c *adminServiceClient) ListPrincipals(ctx context.Context, req *connect.Request[v1.ListPrincipalsRequest]) (*connect.Response[v1.ListPrincipalsResponse], error) {
+	return c.listPrincipals.CallUnary(ctx, req)
+}
+
+// RevokePrincipal calls featurevault.v1.AdminService.RevokePrincipal.
+func (c *adminServiceClient) RevokePrincipal(ctx context.Context, req *connect.Request[v1.RevokePrincipalRequest]) (*connect.Response[v1.RevokePrincipalResponse], error) {
+	return c.revokePrincipal.CallUnary(ctx, req)
+}
+
+// IssueToken calls featurevault.v1.AdminService.IssueToken.
+func (c *adminServiceClient) IssueToken(ctx context.Context, req *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error) {
+	return c.issueToken.CallUnary(ctx, req)
+}
+
+// AssignRole calls featurevault.v1.AdminService.AssignRole.
+func (c *adminServiceClient) AssignRole(ctx context.Context, req *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error) {
+	return c.assignRole.CallUnary(ctx, req)
+}
+
+// UnassignRole calls featurevault.v1.AdminService.UnassignRole.
+func (c *adminServiceClient) UnassignRole(ctx context.Context, req *connect.Request[v1.UnassignRoleRequest]) (*connect.Response[v1.UnassignRoleResponse], error) {
+	return c.unassignRole.CallUnary(ctx, req)
+}
+
+// GrantPolicy calls featurevault.v1.AdminService.GrantPolicy.
+func (c *adminServiceClient) GrantPolicy(ctx context.Context, req *connect.Request[v1.GrantPolicyRequest]) (*connect.Response[v1.GrantPolicyResponse], error) {
+	return c.grantPolicy.CallUnary(ctx, req)
+}
+
+// RevokePolicy calls featurevault.v1.AdminService.RevokePolicy.
+func (c *adminServiceClient) RevokePolicy(ctx context.Context, req *connect.Request[v1.RevokePolicyRequest]) (*connect.Response[v1.RevokePolicyResponse], error) {
+	return c.revokePolicy.CallUnary(ctx, req)
+}
+
+// ListPolicies calls featurevault.v1.AdminService.ListPolicies.
+func (c *adminServiceClient) ListPolicies(ctx context.Context, req *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error) {
+	return c.listPolicies.CallUnary(ctx, req)
+}
+
+// Explain calls featurevault.v1.AdminService.Explain.
+func (c *adminServiceClient) Explain(ctx context.Context, req *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error) {
+	return c.explain.CallUnary(ctx, req)
+}
+
+// ReadAudit calls featurevault.v1.AdminService.ReadAudit.
+func (c *adminServiceClient) ReadAudit(ctx context.Context, req *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error) {
+	return c.readAudit.CallUnary(ctx, req)
+}
+
+// VerifyAudit calls featurevault.v1.AdminService.VerifyAudit.
+func (c *adminServiceClient) VerifyAudit(ctx context.Context, req *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error) {
+	return c.verifyAudit.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the featurevault.v1.AdminService service.
 type AdminServiceHandler interface {
 	// ApplyEntity creates an entity or updates its description. Changing the
@@ -139,6 +340,26 @@ type AdminServiceHandler interface {
 	ApplyFeatureView(context.Context, *connect.Request[v1.ApplyFeatureViewRequest]) (*connect.Response[v1.ApplyFeatureViewResponse], error)
 	GetFeatureView(context.Context, *connect.Request[v1.GetFeatureViewRequest]) (*connect.Response[v1.GetFeatureViewResponse], error)
 	ListFeatureViews(context.Context, *connect.Request[v1.ListFeatureViewsRequest]) (*connect.Response[v1.ListFeatureViewsResponse], error)
+	// CreatePrincipal creates a principal and returns its bearer token, once:
+	// the server keeps only a hash of it.
+	CreatePrincipal(context.Context, *connect.Request[v1.CreatePrincipalRequest]) (*connect.Response[v1.CreatePrincipalResponse], error)
+	ListPrincipals(context.Context, *connect.Request[v1.ListPrincipalsRequest]) (*connect.Response[v1.ListPrincipalsResponse], error)
+	// RevokePrincipal disables a principal: its tokens stop working at once.
+	RevokePrincipal(context.Context, *connect.Request[v1.RevokePrincipalRequest]) (*connect.Response[v1.RevokePrincipalResponse], error)
+	// IssueToken issues a signed JWT for a principal, valid for ttl.
+	IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error)
+	AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error)
+	UnassignRole(context.Context, *connect.Request[v1.UnassignRoleRequest]) (*connect.Response[v1.UnassignRoleResponse], error)
+	GrantPolicy(context.Context, *connect.Request[v1.GrantPolicyRequest]) (*connect.Response[v1.GrantPolicyResponse], error)
+	RevokePolicy(context.Context, *connect.Request[v1.RevokePolicyRequest]) (*connect.Response[v1.RevokePolicyResponse], error)
+	ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error)
+	// Explain says, for every column of a view and every action, whether the
+	// principal may do it for the purpose, and which rule decided.
+	Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error)
+	// ReadAudit returns audit records from a sequence number, or the last n.
+	ReadAudit(context.Context, *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error)
+	// VerifyAudit checks the whole chain and locates every inconsistency.
+	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -174,6 +395,83 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreatePrincipalHandler := connect.NewUnaryHandler(
+		AdminServiceCreatePrincipalProcedure,
+		svc.CreatePrincipal,
+		connect.WithSchema(adminServiceMethods.ByName("CreatePrincipal")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListPrincipalsHandler := connect.NewUnaryHandler(
+		AdminServiceListPrincipalsProcedure,
+		svc.ListPrincipals,
+		connect.WithSchema(adminServiceMethods.ByName("ListPrincipals")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokePrincipalHandler := connect.NewUnaryHandler(
+		AdminServiceRevokePrincipalProcedure,
+		svc.RevokePrincipal,
+		connect.WithSchema(adminServiceMethods.ByName("RevokePrincipal")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceIssueTokenHandler := connect.NewUnaryHandler(
+		AdminServiceIssueTokenProcedure,
+		svc.IssueToken,
+		connect.WithSchema(adminServiceMethods.ByName("IssueToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceAssignRoleHandler := connect.NewUnaryHandler(
+		AdminServiceAssignRoleProcedure,
+		svc.AssignRole,
+		connect.WithSchema(adminServiceMethods.ByName("AssignRole")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUnassignRoleHandler := connect.NewUnaryHandler(
+		AdminServiceUnassignRoleProcedure,
+		svc.UnassignRole,
+		connect.WithSchema(adminServiceMethods.ByName("UnassignRole")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGrantPolicyHandler := connect.NewUnaryHandler(
+		AdminServiceGrantPolicyProcedure,
+		svc.GrantPolicy,
+		connect.WithSchema(adminServiceMethods.ByName("GrantPolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokePolicyHandler := connect.NewUnaryHandler(
+		AdminServiceRevokePolicyProcedure,
+		svc.RevokePolicy,
+		connect.WithSchema(adminServiceMethods.ByName("RevokePolicy")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListPoliciesHandler := connect.NewUnaryHandler(
+		AdminServiceListPoliciesProcedure,
+		svc.ListPolicies,
+		connect.WithSchema(adminServiceMethods.ByName("ListPolicies")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceExplainHandler := connect.NewUnaryHandler(
+		AdminServiceExplainProcedure,
+		svc.Explain,
+		connect.WithSchema(adminServiceMethods.ByName("Explain")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceReadAuditHandler := connect.NewUnaryHandler(
+		AdminServiceReadAuditProcedure,
+		svc.ReadAudit,
+		connect.WithSchema(adminServiceMethods.ByName("ReadAudit")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceVerifyAuditHandler := connect.NewUnaryHandler(
+		AdminServiceVerifyAuditProcedure,
+		svc.VerifyAudit,
+		connect.WithSchema(adminServiceMethods.ByName("VerifyAudit")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceApplyEntityProcedure:
@@ -184,6 +482,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetFeatureViewHandler.ServeHTTP(w, r)
 		case AdminServiceListFeatureViewsProcedure:
 			adminServiceListFeatureViewsHandler.ServeHTTP(w, r)
+		case AdminServiceCreatePrincipalProcedure:
+			adminServiceCreatePrincipalHandler.ServeHTTP(w, r)
+		case AdminServiceListPrincipalsProcedure:
+			adminServiceListPrincipalsHandler.ServeHTTP(w, r)
+		case AdminServiceRevokePrincipalProcedure:
+			adminServiceRevokePrincipalHandler.ServeHTTP(w, r)
+		case AdminServiceIssueTokenProcedure:
+			adminServiceIssueTokenHandler.ServeHTTP(w, r)
+		case AdminServiceAssignRoleProcedure:
+			adminServiceAssignRoleHandler.ServeHTTP(w, r)
+		case AdminServiceUnassignRoleProcedure:
+			adminServiceUnassignRoleHandler.ServeHTTP(w, r)
+		case AdminServiceGrantPolicyProcedure:
+			adminServiceGrantPolicyHandler.ServeHTTP(w, r)
+		case AdminServiceRevokePolicyProcedure:
+			adminServiceRevokePolicyHandler.ServeHTTP(w, r)
+		case AdminServiceListPoliciesProcedure:
+			adminServiceListPoliciesHandler.ServeHTTP(w, r)
+		case AdminServiceExplainProcedure:
+			adminServiceExplainHandler.ServeHTTP(w, r)
+		case AdminServiceReadAuditProcedure:
+			adminServiceReadAuditHandler.ServeHTTP(w, r)
+		case AdminServiceVerifyAuditProcedure:
+			adminServiceVerifyAuditHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -207,4 +529,52 @@ func (UnimplementedAdminServiceHandler) GetFeatureView(context.Context, *connect
 
 func (UnimplementedAdminServiceHandler) ListFeatureViews(context.Context, *connect.Request[v1.ListFeatureViewsRequest]) (*connect.Response[v1.ListFeatureViewsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ListFeatureViews is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreatePrincipal(context.Context, *connect.Request[v1.CreatePrincipalRequest]) (*connect.Response[v1.CreatePrincipalResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.CreatePrincipal is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListPrincipals(context.Context, *connect.Request[v1.ListPrincipalsRequest]) (*connect.Response[v1.ListPrincipalsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ListPrincipals is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokePrincipal(context.Context, *connect.Request[v1.RevokePrincipalRequest]) (*connect.Response[v1.RevokePrincipalResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RevokePrincipal is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) IssueToken(context.Context, *connect.Request[v1.IssueTokenRequest]) (*connect.Response[v1.IssueTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.IssueToken is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AssignRole(context.Context, *connect.Request[v1.AssignRoleRequest]) (*connect.Response[v1.AssignRoleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.AssignRole is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UnassignRole(context.Context, *connect.Request[v1.UnassignRoleRequest]) (*connect.Response[v1.UnassignRoleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.UnassignRole is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GrantPolicy(context.Context, *connect.Request[v1.GrantPolicyRequest]) (*connect.Response[v1.GrantPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.GrantPolicy is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokePolicy(context.Context, *connect.Request[v1.RevokePolicyRequest]) (*connect.Response[v1.RevokePolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RevokePolicy is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListPolicies(context.Context, *connect.Request[v1.ListPoliciesRequest]) (*connect.Response[v1.ListPoliciesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ListPolicies is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.Explain is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ReadAudit(context.Context, *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ReadAudit is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.VerifyAudit is not implemented"))
 }
