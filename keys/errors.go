@@ -39,6 +39,17 @@ var (
 	// ErrClosed: the Keyring has been closed.
 	ErrClosed = errors.New("keys: keyring is closed")
 
+	// ErrBusy: another key operation (rotation, rewrap, retirement, root
+	// rotation) is running; try again when it has finished.
+	ErrBusy = errors.New("keys: another key operation (rotate, rewrap, retire or rotate-root) is running; try again when it has finished")
+
+	// ErrVersionNotFound: the KEK has no such version.
+	ErrVersionNotFound = errors.New("keys: the KEK has no such version")
+
+	// ErrVersionInUse: a KEK version cannot be retired because it is the
+	// primary or still wraps stored keys.
+	ErrVersionInUse = errors.New("keys: the KEK version is still in use")
+
 	// ErrInvalidArgument: a caller passed an unusable argument (e.g. an empty
 	// entity name or bad Options).
 	ErrInvalidArgument = errors.New("keys: invalid argument")

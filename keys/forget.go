@@ -2,6 +2,7 @@ package keys
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/featurevault/featurevault/kv"
 )
@@ -32,4 +33,60 @@ func (k *Keyring) ForgetSubject(entity string, bi BlindIndex) error {
 	}
 	k.forgotten.Add(1)
 	return nil
+}
+
+// ForgetSubjects is ForgetSubject for many subjects of one entity, in one
+// atomic keystore write: either every key is deleted or none. existed[i]
+// reports whether bis[i] had a key (false: never written, or already
+// erased). The subjects' stripes are locked in order for the write, so
+// concurrent creations and erasures of other subjects wait at most one
+// write.
+func (k *Keyring) ForgetSubjects(entity string, bis []BlindIndex) (existed []bool, err error) {
+	if err := k.checkUsable(entity); err != nil {
+		return nil, err
+	}
+	ids := make([][]byte, len(bis))
+	keys := make([][]byte, len(bis))
+	stripes := make([]int, len(bis))
+	for i, bi := range bis {
+		ids[i] = subjectID(entity, bi)
+		keys[i] = subjectKey(ids[i])
+		stripes[i] = k.stripe(ids[i])
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, s := range stripes {
+		k.locks[s].mu.Lock()
+	}
+	defer func() {
+		for _, s := range stripes {
+			k.locks[s].mu.Unlock()
+		}
+	}()
+	vals, err := k.store.Get(keys)
+	if err != nil {
+		return nil, fmt.Errorf("keys: read subject keys of entity %q: %w", entity, err)
+	}
+	existed = make([]bool, len(bis))
+	var ops []kv.Op
+	for i, v := range vals {
+		if v != nil {
+			existed[i] = true
+			ops = append(ops, kv.Op{Key: keys[i], Delete: true})
+		}
+	}
+	if len(ops) > 0 {
+		err = k.store.Apply(ops)
+	}
+	for _, s := range stripes {
+		k.locks[s].gen.Add(1) // after the delete: loaders from now on cannot see the keys
+	}
+	for _, id := range ids {
+		k.cache.remove(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: delete %d subject keys of entity %q: %w", len(ops), entity, err)
+	}
+	k.forgotten.Add(uint64(len(ops)))
+	return existed, nil
 }

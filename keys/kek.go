@@ -26,11 +26,15 @@ func (k *Keyring) loadKeys(o Options, wrappedKEK, wrappedPRF []byte) error {
 	if err != nil {
 		return err
 	}
+	k.root = rootKey{aead: root, uri: o.kmsURI, client: client}
 	kh, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrappedKEK)), root, adKEK)
 	if err != nil {
+		if cause := root.unreachable(); cause != nil {
+			return fmt.Errorf("%w: the KMS at %s could not be reached to unwrap the KEK (%v); check its address and credentials, then start again (nothing was changed)", ErrRootUnavailable, o.kmsURI, cause)
+		}
 		return fmt.Errorf("%w at %s (%v); open with the root key this keystore was created under", ErrKEKUnwrap, o.kmsURI, err)
 	}
-	if k.kek, err = aead.New(kh); err != nil {
+	if err := k.setKEK(kh); err != nil {
 		return fmt.Errorf("%w: the KEK keyset is not an AEAD keyset: %v", ErrKeystoreDamaged, err)
 	}
 	if wrappedPRF == nil {
@@ -79,6 +83,7 @@ func (k *Keyring) createKeys(o Options, store kv.Store, prfPresent bool) (err er
 	if err != nil {
 		return err
 	}
+	k.root = rootKey{aead: root, uri: o.kmsURI, client: client}
 	// The KEK keeps Tink's output prefix so that, once it rotates, each
 	// wrapped key names the KEK version that can unwrap it.
 	kh, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
@@ -87,9 +92,12 @@ func (k *Keyring) createKeys(o Options, store kv.Store, prfPresent bool) (err er
 	}
 	wrappedKEK, err := wrap(kh, root, adKEK)
 	if err != nil {
+		if cause := root.unreachable(); cause != nil {
+			return fmt.Errorf("%w: the KMS at %s could not be reached to wrap a new KEK (%v); check its address and credentials, then start again (nothing was written)", ErrRootUnavailable, o.kmsURI, cause)
+		}
 		return fmt.Errorf("keys: wrap KEK with the root key at %s: %w", o.kmsURI, err)
 	}
-	if k.kek, err = aead.New(kh); err != nil {
+	if err := k.setKEK(kh); err != nil {
 		return fmt.Errorf("keys: KEK primitive: %w", err)
 	}
 	ph, err := keyset.NewHandle(prf.HMACSHA256PRFKeyTemplate())
@@ -103,7 +111,11 @@ func (k *Keyring) createKeys(o Options, store kv.Store, prfPresent bool) (err er
 	if k.prf, err = prf.NewPRFSet(ph); err != nil {
 		return fmt.Errorf("keys: blind-index primitive: %w", err)
 	}
-	if err := store.Apply([]kv.Op{{Key: keyKEK, Value: wrappedKEK}, {Key: keyPRF, Value: wrappedPRF}}); err != nil {
+	meta, err := newMeta(kh, k.now()).encode()
+	if err != nil {
+		return err
+	}
+	if err := store.Apply([]kv.Op{{Key: keyKEK, Value: wrappedKEK}, {Key: keyPRF, Value: wrappedPRF}, {Key: keyMeta, Value: meta}}); err != nil {
 		return fmt.Errorf("keys: store new KEK: %w", err)
 	}
 	k.log.Info("keys: created KEK and blind-index key in an empty keystore", "kms", o.kmsURI)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +20,13 @@ import (
 type Keyring struct {
 	store kv.Store
 	log   *slog.Logger
-	kek   tink.AEAD
+	kek   tink.AEAD // &kekNow: always the current KEK keyset (see rotate.go)
 	prf   *prf.Set
+	now   func() time.Time
+
+	kekNow currentKEK // the KEK keyset and its primitive, swapped by rotation
+	root   rootKey    // the KMS root AEAD, its URI and client
+	life   sync.Mutex // serialises rotation, rewrap, retire and root rotation
 
 	cache *cache[tink.AEAD]
 	locks [lockStripes]subjectLock
@@ -65,9 +71,14 @@ func Open(ctx context.Context, keystore kv.Store, o Options) (*Keyring, error) {
 	k := &Keyring{
 		store: keystore,
 		log:   o.logger,
+		now:   o.now,
 		cache: newCache[tink.AEAD](o.cacheSize, o.cacheTTL, time.Now),
 		seed:  maphash.MakeSeed(),
 	}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	k.kek = &k.kekNow
 	if k.log == nil {
 		k.log = slog.Default()
 	}

@@ -3,7 +3,10 @@ package keys
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/featurevault/featurevault/keys/localkms"
@@ -31,9 +34,18 @@ func (o Options) kmsClient() (registry.KMSClient, error) {
 	return nil, fmt.Errorf("%w %q; supported: local:// (built in), and hcvault://, aws-kms://, gcp-kms:// once their Tink KMS client is added with Options.WithKMSClient", ErrUnsupportedKMS, scheme+"://")
 }
 
+// rootKey is the KMS root as the keyring holds it: the AEAD (counting its
+// calls), the URI it was had from and the client that gave it, so that a
+// rotation can ask the KMS again.
+type rootKey struct {
+	aead   *countingAEAD
+	uri    string
+	client registry.KMSClient
+}
+
 // rootAEAD gets the root AEAD from the KMS (one GetAEAD call) and wraps it to
-// count the calls it makes.
-func rootAEAD(c registry.KMSClient, uri string, calls *atomic.Uint64) (tink.AEAD, error) {
+// count the calls it makes and keep the last error.
+func rootAEAD(c registry.KMSClient, uri string, calls *atomic.Uint64) (*countingAEAD, error) {
 	calls.Add(1)
 	a, err := c.GetAEAD(uri)
 	switch {
@@ -44,21 +56,51 @@ func rootAEAD(c registry.KMSClient, uri string, calls *atomic.Uint64) (tink.AEAD
 	case err != nil:
 		return nil, fmt.Errorf("%w: KMS %s: %w", ErrRootUnavailable, uri, err)
 	}
-	return countingAEAD{a, calls}, nil
+	return &countingAEAD{AEAD: a, calls: calls}, nil
 }
 
-// countingAEAD counts the calls made to a KMS AEAD, for Stats.
+// countingAEAD counts the calls made to a KMS AEAD, for Stats, and keeps
+// the error of the last failed call: Tink reports a failed unwrap without
+// saying whether the KMS refused the ciphertext or could not be reached.
 type countingAEAD struct {
 	tink.AEAD
 	calls *atomic.Uint64
+	mu    sync.Mutex
+	last  error
 }
 
-func (c countingAEAD) Encrypt(plaintext, ad []byte) ([]byte, error) {
+func (c *countingAEAD) Encrypt(plaintext, ad []byte) ([]byte, error) {
 	c.calls.Add(1)
-	return c.AEAD.Encrypt(plaintext, ad)
+	ct, err := c.AEAD.Encrypt(plaintext, ad)
+	c.note(err)
+	return ct, err
 }
 
-func (c countingAEAD) Decrypt(ciphertext, ad []byte) ([]byte, error) {
+func (c *countingAEAD) Decrypt(ciphertext, ad []byte) ([]byte, error) {
 	c.calls.Add(1)
-	return c.AEAD.Decrypt(ciphertext, ad)
+	pt, err := c.AEAD.Decrypt(ciphertext, ad)
+	c.note(err)
+	return pt, err
+}
+
+func (c *countingAEAD) note(err error) {
+	c.mu.Lock()
+	c.last = err
+	c.mu.Unlock()
+}
+
+// unreachable returns the last call's error when it says the KMS could not
+// be reached or refused to serve (network error, or an error a KMS client
+// marked with ErrRootUnavailable), else nil: then the KMS answered and the
+// ciphertext simply is not its.
+func (c *countingAEAD) unreachable() error {
+	c.mu.Lock()
+	err := c.last
+	c.mu.Unlock()
+	var ne net.Error
+	var ue *url.Error
+	if err != nil && (errors.Is(err, ErrRootUnavailable) || errors.As(err, &ne) || errors.As(err, &ue)) {
+		return err
+	}
+	return nil
 }

@@ -7,12 +7,20 @@ import "encoding/binary"
 //	m/kek                  KEK keyset, wrapped by the KMS root AEAD, AD adKEK
 //	m/prf                  blind-index PRF keyset, wrapped by the KEK, AD adPRF
 //	s/ lp(entity) bi       subject keyset, wrapped by the KEK, AD adSubject lp(entity) bi
+//	k/ name                service keyset (named.go), wrapped by the KEK
+//
+// and two plain JSON records that hold no key material (meta.go, rewrap.go):
+//
+//	m/kek-meta             when each KEK version was made and retired, and root rotations
+//	m/rewrap               the cursor of an unfinished rewrap
 //
 // lp(x) is x prefixed by its length as a uvarint, so that no two (entity, bi)
 // pairs share an encoding.
 var (
 	keyKEK        = []byte("m/kek")
 	keyPRF        = []byte("m/prf")
+	keyMeta       = []byte("m/kek-meta")
+	keyRewrap     = []byte("m/rewrap")
 	prefixSubject = []byte("s/")
 
 	adKEK     = []byte("featurevault/kek/v1")

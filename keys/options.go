@@ -17,6 +17,7 @@ type Options struct {
 	cacheSize  int
 	cacheTTL   time.Duration
 	logger     *slog.Logger
+	now        func() time.Time
 }
 
 // DefaultOptions returns options that cache up to 100,000 unwrapped subject
@@ -54,3 +55,7 @@ func (o Options) WithCacheTTL(d time.Duration) Options { o.cacheTTL = d; return 
 // WithLogger sets the logger (default slog.Default()). The package logs counts,
 // URIs' schemes and paths only, never key material.
 func (o Options) WithLogger(l *slog.Logger) Options { o.logger = l; return o }
+
+// WithClock sets the clock that dates KEK versions, rotations and rewraps
+// (default time.Now); tests use it to age keys.
+func (o Options) WithClock(now func() time.Time) Options { o.now = now; return o }

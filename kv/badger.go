@@ -214,3 +214,52 @@ func (b *Badger) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
 		return mapErr(err)
 	}
 }
+
+// Seek implements Store with one read transaction and one iterator: a
+// skip is an iterator seek. Values are read lazily, so entries fn skips
+// past cost a key comparison, not a copy. Errors from fn are returned as
+// they are.
+func (b *Badger) Seek(prefix, start []byte, fn func(Entry) ([]byte, error)) error {
+	var fnErr error
+	err := b.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		if bytes.Compare(start, prefix) < 0 {
+			start = prefix
+		}
+		for it.Seek(start); it.ValidForPrefix(prefix); {
+			item := it.Item()
+			var next []byte
+			err := item.Value(func(v []byte) error {
+				next, fnErr = fn(Entry{Key: item.Key(), Value: v})
+				return fnErr
+			})
+			switch {
+			case errors.Is(fnErr, SkipAll):
+				fnErr = nil
+				return nil
+			case fnErr != nil:
+				return fnErr
+			case err != nil:
+				return err
+			case next == nil:
+				it.Next()
+			default:
+				it.Seek(next)
+			}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return mapErr(err)
+}
+
+// Sync flushes every write so far to disk. With WithSyncWrites(false),
+// writes survive a crash of the process (they are in the OS's page cache)
+// but not of the machine until Sync.
+func (b *Badger) Sync() error { return mapErr(b.db.Sync()) }

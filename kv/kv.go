@@ -2,7 +2,7 @@
 // behind, and its embedded Badger implementation.
 //
 // The interface is deliberately small — batched get, first-under-prefix,
-// prefix scan, atomic apply — so that a distributed engine can replace Badger
+// prefix scan, seek-and-skip walk, atomic apply — so that a distributed engine can replace Badger
 // without touching cryptography or policy. Everything that crosses it is
 // already ciphertext, a blind index or registry metadata: an implementation
 // never sees a feature value or a raw entity key.
@@ -12,6 +12,9 @@ import "errors"
 
 // ErrClosed is returned by every method once Close has been called.
 var ErrClosed = errors.New("kv: store is closed")
+
+// SkipAll stops a Seek walk early; Seek returns nil for it.
+var SkipAll = errors.New("kv: skip the rest of the walk")
 
 // ErrTooLarge is returned by Apply when a batch is too large to commit
 // atomically; the caller should split it.
@@ -42,6 +45,18 @@ type Store interface {
 	// Scan calls fn for every entry whose key starts with prefix, in
 	// ascending key order, until fn returns an error (which Scan returns).
 	Scan(prefix []byte, fn func(Entry) error) error
+	// Seek walks the entries whose key starts with prefix, in ascending key
+	// order, from the first key ≥ start (the first under prefix when start
+	// sorts before it). fn steers the walk with what it returns: nil to go
+	// on to the next key; a key to jump to the first key ≥ it (a skip); or
+	// the error SkipAll to stop, which Seek then reports as nil. Any other
+	// error stops the walk and is returned.
+	//
+	// Unlike Scan, the Entry slices are only valid until fn returns: copy
+	// what you keep, and never return a key that aliases Entry.Key. Streaming
+	// readers call Seek once per batch, resuming from a key after the last
+	// one they kept, so no read transaction stays open between batches.
+	Seek(prefix, start []byte, fn func(Entry) (next []byte, err error)) error
 	// Apply commits ops atomically: all of them or none.
 	Apply(ops []Op) error
 	// Close releases the store.

@@ -3,66 +3,153 @@ package rpc
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"path"
 
 	"connectrpc.com/connect"
 
+	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/policy"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/store"
 )
 
-// adminHandler implements AdminService over the store's registry.
+// adminHandler implements AdminService. Every method needs the admin action
+// on "*" and is recorded in the audit log, refusals included.
 type adminHandler struct {
-	featurevaultv1connect.UnimplementedAdminServiceHandler // removed once every method is wired
+	srv   *Server
 	store *store.Store
 	log   *slog.Logger
 }
 
 var _ featurevaultv1connect.AdminServiceHandler = (*adminHandler)(nil)
 
-func (h *adminHandler) ApplyEntity(_ context.Context, req *connect.Request[fvv1.ApplyEntityRequest]) (*connect.Response[fvv1.ApplyEntityResponse], error) {
+// admin authorises an admin call and records the decision in the audit
+// log before anything changes (fail closed: an unwritable log refuses the
+// call). It returns a function that maps the call's error and, when the call
+// failed after all, records that too.
+func (h *adminHandler) admin(ctx context.Context, spec connect.Spec, header http.Header, rec audit.Record) (func(error) error, error) {
+	c, err := h.srv.callerOf(ctx, header, AdminPurpose)
+	if err != nil {
+		return nil, err
+	}
+	rec.Action = "admin:" + path.Base(spec.Procedure)
+	v, err := h.srv.backend.Policy.Check(c.principal, policy.Wildcard, policy.ActionAdmin, c.purpose, c.env)
+	if err != nil {
+		return nil, h.srv.record(ctx, c, spec.Procedure, rec, toConnect(h.log, spec.Procedure, err))
+	}
+	rec.Rule = v.Rule
+	if !v.Allowed {
+		return nil, h.srv.record(ctx, c, spec.Procedure, rec, connect.NewError(connect.CodePermissionDenied, errAdminDenied))
+	}
+	if err := h.srv.record(ctx, c, spec.Procedure, rec, nil); err != nil {
+		return nil, err
+	}
+	return func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return h.srv.recordFailure(ctx, c, spec.Procedure, rec, toConnect(h.log, spec.Procedure, err))
+	}, nil
+}
+
+func (h *adminHandler) ApplyEntity(ctx context.Context, req *connect.Request[fvv1.ApplyEntityRequest]) (*connect.Response[fvv1.ApplyEntityResponse], error) {
+	done, err := h.admin(ctx, req.Spec(), req.Header(), audit.Record{})
+	if err != nil {
+		return nil, err
+	}
 	e, err := entityFromProto(req.Msg.Entity)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, done(invalid(err))
 	}
 	got, created, err := h.store.ApplyEntity(e)
-	if err != nil {
-		return nil, toConnect(h.log, req.Spec().Procedure, err)
+	if err := done(err); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(&fvv1.ApplyEntityResponse{Entity: entityToProto(got), Created: created}), nil
 }
 
-func (h *adminHandler) ApplyFeatureView(_ context.Context, req *connect.Request[fvv1.ApplyFeatureViewRequest]) (*connect.Response[fvv1.ApplyFeatureViewResponse], error) {
+func (h *adminHandler) ApplyFeatureView(ctx context.Context, req *connect.Request[fvv1.ApplyFeatureViewRequest]) (*connect.Response[fvv1.ApplyFeatureViewResponse], error) {
+	rec := audit.Record{}
+	if req.Msg.View != nil {
+		rec.View = req.Msg.View.Name
+	}
+	done, err := h.admin(ctx, req.Spec(), req.Header(), rec)
+	if err != nil {
+		return nil, err
+	}
 	v, err := viewFromProto(req.Msg.View)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, done(invalid(err))
 	}
 	got, res, err := h.store.ApplyView(v)
-	if err != nil {
-		return nil, toConnect(h.log, req.Spec().Procedure, err)
+	if err == nil {
+		// The policy must know the view's columns and tags before any
+		// request can touch them.
+		err = h.srv.backend.Policy.SyncView(got.Name, policy.FieldRefs(&got))
+		h.srv.views.put(&got)
+	}
+	if err := done(err); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(&fvv1.ApplyFeatureViewResponse{View: viewToProto(got), Created: res.Created, AddedFields: res.Added}), nil
 }
 
-func (h *adminHandler) GetFeatureView(_ context.Context, req *connect.Request[fvv1.GetFeatureViewRequest]) (*connect.Response[fvv1.GetFeatureViewResponse], error) {
-	v, err := h.store.View(req.Msg.Name)
-	if err != nil {
-		return nil, toConnect(h.log, req.Spec().Procedure, err)
+// GetFeatureView answers admins, and also any principal that may read or
+// write at least one column of the view: a writer needs the schema to send
+// typed values (the CLI's put does). Names, types and tags are metadata the
+// policy already lets such a principal infer.
+func (h *adminHandler) GetFeatureView(ctx context.Context, req *connect.Request[fvv1.GetFeatureViewRequest]) (*connect.Response[fvv1.GetFeatureViewResponse], error) {
+	name := req.Msg.Name
+	rec := audit.Record{View: name}
+	var done func(error) error
+	if h.srv.mayUseView(ctx, req.Header(), name) {
+		c, err := h.srv.callerOf(ctx, req.Header(), AdminPurpose)
+		if err != nil {
+			return nil, err
+		}
+		rec.Action = "schema"
+		if err := h.srv.record(ctx, c, req.Spec().Procedure, rec, nil); err != nil {
+			return nil, err
+		}
+		done = func(err error) error {
+			if err == nil {
+				return nil
+			}
+			return h.srv.recordFailure(ctx, c, req.Spec().Procedure, rec, toConnect(h.log, req.Spec().Procedure, err))
+		}
+	} else {
+		var err error
+		if done, err = h.admin(ctx, req.Spec(), req.Header(), rec); err != nil {
+			return nil, err
+		}
 	}
-	e, err := h.store.Entity(v.Entity)
-	if err != nil {
-		return nil, toConnect(h.log, req.Spec().Procedure, err)
+	v, err := h.store.View(name)
+	var e store.Entity
+	if err == nil {
+		e, err = h.store.Entity(v.Entity)
+	}
+	if err := done(err); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(&fvv1.GetFeatureViewResponse{View: viewToProto(v), Entity: entityToProto(e)}), nil
 }
 
-func (h *adminHandler) ListFeatureViews(context.Context, *connect.Request[fvv1.ListFeatureViewsRequest]) (*connect.Response[fvv1.ListFeatureViewsResponse], error) {
+func (h *adminHandler) ListFeatureViews(ctx context.Context, req *connect.Request[fvv1.ListFeatureViewsRequest]) (*connect.Response[fvv1.ListFeatureViewsResponse], error) {
+	done, err := h.admin(ctx, req.Spec(), req.Header(), audit.Record{})
+	if err != nil {
+		return nil, err
+	}
 	out := &fvv1.ListFeatureViewsResponse{}
 	for _, v := range h.store.Views() {
 		out.Views = append(out.Views, viewToProto(v))
 	}
 	for _, e := range h.store.Entities() {
 		out.Entities = append(out.Entities, entityToProto(e))
+	}
+	if err := done(nil); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(out), nil
 }

@@ -11,11 +11,20 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/featurevault/featurevault/internal/benchdata"
+	"github.com/featurevault/featurevault/policy"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/rpc"
-	"github.com/featurevault/featurevault/store"
 )
+
+// syncViews tells the policy about views loaded straight into the store.
+func syncViews(b *testing.B, s *server) {
+	for _, v := range s.store.Views() {
+		if err := s.backend.Policy.SyncView(v.Name, policy.FieldRefs(&v)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 const benchEntities = 10_000
 
@@ -25,26 +34,22 @@ const benchEntities = 10_000
 // Connect server that answers with the same response bytes — the cost of
 // the transport alone, against which the store's share is read.
 func BenchmarkOnlineOverConnect(b *testing.B) {
-	st, err := store.Open(context.Background(), store.DefaultOptions(b.TempDir()).WithLogger(quietLog).WithSyncWrites(false))
-	if err != nil {
+	s := startServer(b, b.TempDir(), rpc.WithRateLimit(0, 0))
+	if err := benchdata.Load(s.store, benchEntities); err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	if err := benchdata.Load(st, benchEntities); err != nil {
-		b.Fatal(err)
-	}
-	real := serveHandler(b, rpc.NewServer(st, rpc.WithLogger(quietLog)).Handler())
+	syncViews(b, s)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	realClient := featurevaultv1connect.NewFeatureServiceClient(client, real)
+	realClient := featurevaultv1connect.NewFeatureServiceClient(client, s.url, s.as(s.token, "analytics"))
 	for _, n := range []int{1, 100} {
 		req := &fvv1.GetOnlineFeaturesRequest{View: benchdata.View, EntityKeys: benchdata.Keys(0, n)}
 		canned, err := realClient.GetOnlineFeatures(context.Background(), connect.NewRequest(req))
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, noopHandler := featurevaultv1connect.NewFeatureServiceHandler(&noop{resp: canned.Msg})
+		_, noopHandler := featurevaultv1connect.NewFeatureServiceHandler(&noop{resp: canned.Msg}, connect.WithCompressMinBytes(rpc.CompressMinBytes))
 		noopURL := serveHandler(b, noopHandler)
-		noopClient := featurevaultv1connect.NewFeatureServiceClient(client, noopURL)
+		noopClient := featurevaultv1connect.NewFeatureServiceClient(client, noopURL, s.as(s.token, "analytics"))
 		for _, target := range []struct {
 			name   string
 			client featurevaultv1connect.FeatureServiceClient
@@ -92,4 +97,55 @@ func serveHandler(b *testing.B, h http.Handler) string {
 	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// BenchmarkPolicyOverhead measures, in process and in the same run, a 1 ×
+// 50 online read from the store alone and with the policy decision the
+// server makes before it (cached, as on every request after the first), so
+// the policy's share of a read is read off directly.
+func BenchmarkPolicyOverhead(b *testing.B) {
+	s := startServer(b, b.TempDir())
+	if err := benchdata.Load(s.store, benchEntities); err != nil {
+		b.Fatal(err)
+	}
+	syncViews(b, s)
+	admin, err := s.backend.Policy.Principal("admin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := s.store.View(benchdata.View)
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := policy.FieldRefs(&v)
+	ctx := context.Background()
+	read := func(i int) {
+		if _, err := s.store.GetOnline(ctx, benchdata.View, benchdata.Keys(i%benchEntities, 1), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("store-only", func(b *testing.B) {
+		var lat benchdata.Latencies
+		i := 0
+		for b.Loop() {
+			lat.Time(func() { read(i) })
+			i++
+		}
+		lat.Report(b)
+	})
+	b.Run("store+policy", func(b *testing.B) {
+		var lat benchdata.Latencies
+		i := 0
+		for b.Loop() {
+			lat.Time(func() {
+				d, err := s.backend.Policy.Decide(admin, benchdata.View, refs, policy.ActionRead, "analytics", rpc.DefaultEnv)
+				if err != nil || !d.AllAllowed() {
+					b.Fatalf("decide: %v", err)
+				}
+				read(i)
+			})
+			i++
+		}
+		lat.Report(b)
+	})
 }

@@ -14,16 +14,26 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
-	"github.com/featurevault/featurevault/store"
 )
 
 // DefaultMaxRequestBytes is the default limit on one request message.
 const DefaultMaxRequestBytes = 4 << 20
 
-// Server is the FeatureVault network server.
+// CompressMinBytes is the smallest response compressed for clients that
+// accept gzip. Feature vectors are mostly incompressible numbers and the
+// usual client is one network hop away: compressing a 60 KB online answer
+// costs more CPU time than sending it, so only large answers are
+// compressed.
+const CompressMinBytes = 1 << 20
+
+// Server is the FeatureVault network server. Every call is authenticated,
+// rate-limited per principal, decided column by column by the policy and
+// recorded in the audit log.
 type Server struct {
-	store *store.Store
-	cfg   config
+	backend *Backend
+	cfg     config
+	views   viewFields
+	limiter *limiter
 }
 
 type config struct {
@@ -32,6 +42,10 @@ type config struct {
 	certFile        string
 	keyFile         string
 	allowPlaintext  bool
+	env             string
+	rate            float64
+	burst           int
+	now             func() time.Time
 }
 
 // Option configures a Server.
@@ -53,21 +67,43 @@ func WithTLS(certFile, keyFile string) Option {
 // Only for deployments where something else (a mesh sidecar) encrypts.
 func WithAllowPlaintext(b bool) Option { return func(c *config) { c.allowPlaintext = b } }
 
-// NewServer returns a server for st.
-func NewServer(st *store.Store, opts ...Option) *Server {
-	cfg := config{logger: slog.Default(), maxRequestBytes: DefaultMaxRequestBytes}
+// WithEnv names the environment this server runs in (default "dev"). It is
+// the environment of every request: rules can be limited to one, and a
+// principal whose env attribute does not list it is refused.
+func WithEnv(env string) Option { return func(c *config) { c.env = env } }
+
+// WithRateLimit allows each principal perSecond requests per second on
+// average, in bursts of up to burst (default 1000/s, burst 2000; 0 turns
+// the limit off).
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(c *config) { c.rate, c.burst = perSecond, burst }
+}
+
+// DefaultEnv is the environment of a server not given WithEnv.
+const DefaultEnv = "dev"
+
+// NewServer returns a server for b.
+func NewServer(b *Backend, opts ...Option) *Server {
+	cfg := config{
+		logger: slog.Default(), maxRequestBytes: DefaultMaxRequestBytes,
+		env: DefaultEnv, rate: 1000, burst: 2000, now: time.Now,
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Server{store: st, cfg: cfg}
+	return &Server{backend: b, cfg: cfg, limiter: newLimiter(cfg.rate, cfg.burst, cfg.now)}
 }
 
 // Handler returns the HTTP handler serving both services and reflection.
 func (s *Server) Handler() http.Handler {
-	hopts := []connect.HandlerOption{connect.WithReadMaxBytes(s.cfg.maxRequestBytes)}
+	hopts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
+		connect.WithCompressMinBytes(CompressMinBytes),
+		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}),
+	}
 	mux := http.NewServeMux()
-	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{store: s.store, log: s.cfg.logger}, hopts...))
-	mux.Handle(featurevaultv1connect.NewAdminServiceHandler(&adminHandler{store: s.store, log: s.cfg.logger}, hopts...))
+	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
+	mux.Handle(featurevaultv1connect.NewAdminServiceHandler(&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
 	reflector := grpcreflect.NewStaticReflector(featurevaultv1connect.FeatureServiceName, featurevaultv1connect.AdminServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -132,7 +168,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // checkTransport refuses cleartext on an address other hosts can reach.
 func (s *Server) checkTransport(addr string) error {
-	if s.cfg.certFile != "" || s.cfg.allowPlaintext {
+	return CheckListen(addr, s.cfg.certFile != "", s.cfg.allowPlaintext)
+}
+
+// CheckListen refuses to serve cleartext on addr when it is not a loopback
+// address, unless TLS is on or plaintext was explicitly allowed: bearer
+// tokens and feature values would otherwise cross the network in the clear.
+func CheckListen(addr string, tls, allowPlaintext bool) error {
+	if tls || allowPlaintext {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)

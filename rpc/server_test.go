@@ -9,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,21 +29,29 @@ import (
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// server is a real FeatureVault server on a loopback port.
+// server is a real FeatureVault server on a loopback port, with clients
+// that authenticate as the bootstrap admin.
 type server struct {
 	url     string
 	store   *store.Store
+	backend *rpc.Backend
+	token   string // the bootstrap admin's
 	stop    func()
 	feature featurevaultv1connect.FeatureServiceClient
 	admin   featurevaultv1connect.AdminServiceClient
 }
 
-// startServer opens the store in dir and serves it on 127.0.0.1:0.
+// startServer opens the backend in dir and serves it on 127.0.0.1:0.
 func startServer(t testing.TB, dir string, opts ...rpc.Option) *server {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false))
+	b, err := rpc.OpenBackend(context.Background(), dir, store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false), quietLog)
 	if err != nil {
-		t.Fatalf("open store: %v", err)
+		t.Fatalf("open backend: %v", err)
+	}
+	st := b.Store
+	token, err := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
+	if err != nil {
+		t.Fatalf("read admin token: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,15 +60,17 @@ func startServer(t testing.TB, dir string, opts ...rpc.Option) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- rpc.NewServer(st, append([]rpc.Option{rpc.WithLogger(quietLog)}, opts...)...).Serve(ctx, ln)
+		done <- rpc.NewServer(b, append([]rpc.Option{rpc.WithLogger(quietLog)}, opts...)...).Serve(ctx, ln)
 	}()
 	url := "http://" + ln.Addr().String()
 	s := &server{
 		url:     url,
 		store:   st,
-		feature: featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, url),
-		admin:   featurevaultv1connect.NewAdminServiceClient(http.DefaultClient, url),
+		backend: b,
+		token:   strings.TrimSpace(string(token)),
 	}
+	s.feature = featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, url, s.as(s.token, "analytics"))
+	s.admin = featurevaultv1connect.NewAdminServiceClient(http.DefaultClient, url, s.as(s.token, ""))
 	stopped := false
 	s.stop = func() {
 		if stopped {
@@ -69,8 +81,8 @@ func startServer(t testing.TB, dir string, opts ...rpc.Option) *server {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
+		if err := b.Close(); err != nil {
+			t.Errorf("close backend: %v", err)
 		}
 	}
 	t.Cleanup(s.stop)
@@ -92,6 +104,42 @@ feature_views:
       - {name: signup,    type: timestamp}
       - {name: embedding, type: "list<float32>"}
 `
+
+// as is a client option that authenticates with token and states purpose.
+func (s *server) as(token, purpose string) connect.ClientOption {
+	return connect.WithInterceptors(headers{token: token, purpose: purpose})
+}
+
+// headers adds the bearer token and purpose to every call.
+type headers struct{ token, purpose string }
+
+func (h headers) set(hd http.Header) {
+	if h.token != "" {
+		hd.Set("Authorization", "Bearer "+h.token)
+	}
+	if h.purpose != "" {
+		hd.Set(rpc.HeaderPurpose, h.purpose)
+	}
+}
+
+func (h headers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		h.set(req.Header())
+		return next(ctx, req)
+	}
+}
+
+func (h headers) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		h.set(conn.RequestHeader())
+		return conn
+	}
+}
+
+func (h headers) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
 
 // applySpec applies testSpec through the AdminService, as the CLI does.
 func applySpec(t testing.TB, s *server) {
@@ -174,11 +222,12 @@ func TestRoundTripEveryTypeOverEachProtocolAndAcrossRestart(t *testing.T) {
 		t.Errorf("wrote %d rows, %d values; want 1, 7", res.Msg.RowsWritten, res.Msg.ValuesWritten)
 	}
 	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
+	auth := s.as(s.token, "analytics")
 	clients := map[string]featurevaultv1connect.FeatureServiceClient{
 		"connect":  s.feature,
-		"grpc":     featurevaultv1connect.NewFeatureServiceClient(h2c, s.url, connect.WithGRPC()),
-		"grpc-web": featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, connect.WithGRPCWeb()),
-		"json":     featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, connect.WithProtoJSON()),
+		"grpc":     featurevaultv1connect.NewFeatureServiceClient(h2c, s.url, connect.WithGRPC(), auth),
+		"grpc-web": featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, connect.WithGRPCWeb(), auth),
+		"json":     featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, connect.WithProtoJSON(), auth),
 	}
 	check := func(when string, s *server) {
 		for name, c := range clients {
@@ -200,7 +249,7 @@ func TestRoundTripEveryTypeOverEachProtocolAndAcrossRestart(t *testing.T) {
 		if name == "grpc" {
 			hc = h2c
 		}
-		clients[name] = featurevaultv1connect.NewFeatureServiceClient(hc, s2.url, opt...)
+		clients[name] = featurevaultv1connect.NewFeatureServiceClient(hc, s2.url, append(opt, s2.as(s2.token, "analytics"))...)
 	}
 	check("after restart", s2)
 }
@@ -282,7 +331,7 @@ func TestBadInputGetsClearErrorAndChangesNothing(t *testing.T) {
 			_, err := s.admin.ApplyFeatureView(ctx, connect.NewRequest(&fvv1.ApplyFeatureViewRequest{View: &fvv1.FeatureView{Name: "a,b", Entity: "customer", Fields: []*fvv1.Field{{Name: "x", Type: fvv1.FieldType_FIELD_TYPE_BOOL}}}}))
 			return err
 		}, connect.CodeInvalidArgument, "a,b"},
-		{"invalid UTF-8 entity key", func() error { return rawPost(t, s.url, invalidUTF8Request()) }, connect.CodeInvalidArgument, ""},
+		{"invalid UTF-8 entity key", func() error { return rawPost(t, s, invalidUTF8Request()) }, connect.CodeInvalidArgument, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -314,9 +363,15 @@ func invalidUTF8Request() []byte {
 }
 
 // rawPost sends body as a Connect unary WriteFeatures call.
-func rawPost(t *testing.T, url string, body []byte) error {
+func rawPost(t *testing.T, s *server, body []byte) error {
 	t.Helper()
-	resp, err := http.Post(url+featurevaultv1connect.FeatureServiceWriteFeaturesProcedure, "application/proto", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.url+featurevaultv1connect.FeatureServiceWriteFeaturesProcedure, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/proto")
+	headers{token: s.token, purpose: "analytics"}.set(req.Header)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -333,7 +388,7 @@ func rawPost(t *testing.T, url string, body []byte) error {
 
 func TestPlaintextRefusedOffLoopback(t *testing.T) {
 	t.Parallel()
-	s := rpc.NewServer(nil, rpc.WithLogger(quietLog))
+	s := rpc.NewServer(&rpc.Backend{}, rpc.WithLogger(quietLog))
 	err := s.ListenAndServe(t.Context(), "0.0.0.0:0")
 	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
 		t.Fatalf("ListenAndServe on 0.0.0.0 = %v; want a refusal that names --tls-cert", err)

@@ -12,8 +12,8 @@ const MaxEntitiesPerRead = 1000
 
 // GetOnline returns, for each entity key in order, the values of features
 // (all fields of the view when empty) from the entity's latest row, with a
-// status per value: PRESENT, NULL, NOT_FOUND (no row, or the subject was
-// erased) or EXPIRED (the latest row is older than the view's TTL).
+// status per value: PRESENT, NULL, NOT_FOUND (no row, the subject was
+// erased, or it is restricted for the purpose stated with WithPurpose) or EXPIRED (the latest row is older than the view's TTL).
 //
 // Each value is decrypted with associated data recomputed from the row's key
 // and the registry; a value that fails authentication fails the whole call
@@ -54,6 +54,11 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 	}
 	aeads, _, err := s.keyring.SubjectAEADs(ent.Name, bis, false)
 	if err != nil {
+		return nil, err
+	}
+	// Subjects restricted for the request's purpose read as not found
+	// (restrict.go).
+	if err := s.ExcludeRestricted(ctx, ent.Name, bis, aeads); err != nil {
 		return nil, err
 	}
 	now := s.opts.now()
@@ -110,6 +115,10 @@ func selectFields(v *View, features []string) ([]string, []int, error) {
 	}
 	pos := make([]int, len(features))
 	for i, name := range features {
+		if i < len(v.Fields) && v.Fields[i].Name == name { // the common case: view order
+			pos[i] = i
+			continue
+		}
 		_, fi, ok := v.Field(name)
 		if !ok {
 			return nil, nil, errorf(KindNotFound, "view %q has no field %q", v.Name, name)

@@ -27,6 +27,8 @@ type Store struct {
 	regMu   sync.Mutex               // serialises applies
 	reg     atomic.Pointer[registry] // current snapshot; never mutated after publish
 
+	subjects subjectLocks // writes against erasure and subject-key rotation (subjectlock.go)
+
 	owned []func() error // closers of what Open opened, in order
 }
 
@@ -151,6 +153,12 @@ func New(ctx context.Context, data kv.Store, keyring *keys.Keyring, o Options) (
 	}
 	return s, ctx.Err()
 }
+
+// KV returns the data KV. Other domain packages keep their records in it
+// under their own prefixes (policy p/, audit a/, privacy b/), so that one
+// backup of the data directory holds everything but keys. Never write under
+// the store's own prefixes (m/, r, s, x, o).
+func (s *Store) KV() kv.Store { return s.data }
 
 // Keyring returns the store's key hierarchy.
 func (s *Store) Keyring() *keys.Keyring { return s.keyring }

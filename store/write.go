@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/featurevault/featurevault/keys"
@@ -44,88 +47,134 @@ func (s *Store) Write(ctx context.Context, view string, rows []Row) (WriteResult
 		return WriteResult{}, errorf(KindInvalid, "write of %d rows exceeds the limit of %d per request; split it", len(rows), MaxRowsPerWrite)
 	}
 	now := s.opts.now()
-	prepared, subjects, err := s.prepareRows(v, ent, rows, now)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return WriteResult{}, err
-	}
-	aeads, _, err := s.keyring.SubjectAEADs(ent.Name, subjects.bis, true)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	ops, err := s.missingSubjectRecords(ent, subjects, aeads)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	ops, values, err := s.encryptRows(ops, v, prepared, subjects, aeads, now)
-	if err == nil {
-		err = s.data.Apply(ops)
-	}
-	if err != nil {
-		if errors.Is(err, kv.ErrTooLarge) {
-			return WriteResult{}, errorf(KindInvalid, "write of %d rows is too large to commit atomically; split it into smaller requests", len(rows))
+	p := newRowPreparer(v, ent, now)
+	prepared := make([]preparedRow, len(rows))
+	for i := range rows {
+		if pr := p.prepare(&rows[i], &prepared[i]); pr != nil {
+			return WriteResult{}, errorf(pr.kind, "row %d: %s", i, pr.msg)
 		}
-		return WriteResult{}, err
 	}
-	return WriteResult{Rows: len(rows), Values: values}, nil
+	res, err := s.commitRows(ctx, v, ent, prepared, now)
+	if errors.Is(err, kv.ErrTooLarge) {
+		return WriteResult{}, errorf(KindInvalid, "write of %d rows is too large to commit atomically; split it into smaller requests", len(rows))
+	}
+	return res, err
 }
 
-// preparedRow is a validated row: values in field order, canonical types.
+// preparedRow is a validated row: canonical key, values in field order,
+// canonical types.
 type preparedRow struct {
-	subject    int // index into subjects
+	key        string // canonical entity key
+	subject    int    // index into the write's subjectSet, set by commit
 	eventNanos int64
 	values     []any
+}
+
+// rowProblem is why one row was refused: an error kind, the column it
+// concerns (a field name, the join key, or "" for the event time) and a
+// message that names the field, never the value or the key.
+type rowProblem struct {
+	kind  Kind
+	field string
+	msg   string
+}
+
+// rowPreparer validates the rows of one write against a view.
+type rowPreparer struct {
+	v     *View
+	ent   *Entity
+	now   time.Time
+	index map[string]int // field name to position
+}
+
+func newRowPreparer(v *View, ent *Entity, now time.Time) *rowPreparer {
+	index := make(map[string]int, len(v.Fields))
+	for i := range v.Fields {
+		index[v.Fields[i].Name] = i
+	}
+	return &rowPreparer{v: v, ent: ent, now: now, index: index}
+}
+
+// prepare checks r and fills out, or says what is wrong with it.
+func (p *rowPreparer) prepare(r *Row, out *preparedRow) *rowProblem {
+	key, err := CanonicalEntityKey(p.ent, r.EntityKey)
+	if err != nil {
+		return &rowProblem{kind: KindInvalid, field: p.ent.JoinKey, msg: trimPrefix(err)}
+	}
+	et := r.EventTime
+	if et.IsZero() {
+		et = p.now
+	}
+	if et.Before(minEventTime) || et.After(maxEventTime) {
+		return &rowProblem{kind: KindInvalid, msg: "event time outside 1677-09-21..2262-04-11"}
+	}
+	vals := make([]any, len(p.v.Fields))
+	for name, val := range r.Values {
+		fi, ok := p.index[name]
+		if !ok {
+			return &rowProblem{kind: KindNotFound, field: name, msg: "view " + quoteName(p.v.Name) + " has no field " + quoteName(name) + "; apply a spec that adds it"}
+		}
+		if vals[fi], err = checkValue(&p.v.Fields[fi], val); err != nil {
+			return &rowProblem{kind: KindInvalid, field: name, msg: trimPrefix(err)}
+		}
+	}
+	*out = preparedRow{key: key, eventNanos: et.UnixNano(), values: vals}
+	return nil
 }
 
 // subjectSet holds the distinct subjects of a write, in first-seen order.
 type subjectSet struct {
 	keys []string // canonical entity keys
 	bis  []keys.BlindIndex
-	pos  map[string]int
 }
 
-func (s *Store) prepareRows(v *View, ent *Entity, rows []Row, now time.Time) ([]preparedRow, *subjectSet, error) {
-	subs := &subjectSet{pos: make(map[string]int)}
-	out := make([]preparedRow, len(rows))
+// commitRows stores prepared rows in one atomic write: blind indexes, subject
+// keys (created when new), missing subject records, then the rows,
+// encrypted in parallel across cores. A batch too large for one commit
+// fails with kv.ErrTooLarge and writes nothing.
+func (s *Store) commitRows(ctx context.Context, v *View, ent *Entity, rows []preparedRow, now time.Time) (WriteResult, error) {
+	subs := &subjectSet{}
+	pos := make(map[string]int)
 	for i := range rows {
-		r := &rows[i]
-		key, err := CanonicalEntityKey(ent, r.EntityKey)
-		if err != nil {
-			return nil, nil, errorf(KindInvalid, "row %d: %s", i, trimPrefix(err))
-		}
-		si, ok := subs.pos[key]
+		si, ok := pos[rows[i].key]
 		if !ok {
-			bi, err := s.keyring.BlindIndex(ent.Name, key)
+			bi, err := s.keyring.BlindIndex(ent.Name, rows[i].key)
 			if err != nil {
-				return nil, nil, err
+				return WriteResult{}, err
 			}
 			si = len(subs.keys)
-			subs.pos[key] = si
-			subs.keys = append(subs.keys, key)
+			pos[rows[i].key] = si
+			subs.keys = append(subs.keys, rows[i].key)
 			subs.bis = append(subs.bis, bi)
 		}
-		et := r.EventTime
-		if et.IsZero() {
-			et = now
-		}
-		if et.Before(minEventTime) || et.After(maxEventTime) {
-			return nil, nil, errorf(KindInvalid, "row %d: event time outside 1677-09-21..2262-04-11", i)
-		}
-		vals := make([]any, len(v.Fields))
-		for name, val := range r.Values {
-			f, fi, ok := v.Field(name)
-			if !ok {
-				return nil, nil, errorf(KindNotFound, "row %d: view %q has no field %q; apply a spec that adds it", i, v.Name, name)
-			}
-			if vals[fi], err = checkValue(&f, val); err != nil {
-				return nil, nil, errorf(KindInvalid, "row %d: %s", i, trimPrefix(err))
-			}
-		}
-		out[i] = preparedRow{subject: si, eventNanos: et.UnixNano(), values: vals}
+		rows[i].subject = si
 	}
-	return out, subs, nil
+	if err := ctx.Err(); err != nil {
+		return WriteResult{}, err
+	}
+	// Erasure hook (erase.go): hold the subjects against a concurrent
+	// erasure until the commit, and refuse suppressed subjects.
+	unlock := s.subjects.shared(subs.bis)
+	defer unlock()
+	if err := s.refuseSuppressed(ent, subs, rows); err != nil {
+		return WriteResult{}, err
+	}
+	aeads, _, err := s.keyring.SubjectAEADs(ent.Name, subs.bis, true)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	ops, err := s.missingSubjectRecords(ent, subs, aeads)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	ops, values, err := encryptRows(ops, v, rows, subs, aeads, now)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if err := s.data.Apply(ops); err != nil {
+		return WriteResult{}, err
+	}
+	return WriteResult{Rows: len(rows), Values: values}, nil
 }
 
 // missingSubjectRecords returns writes of the subject records (raw entity
@@ -153,32 +202,98 @@ func (s *Store) missingSubjectRecords(ent *Entity, subs *subjectSet, aeads []tin
 	return ops, nil
 }
 
-func (s *Store) encryptRows(ops []kv.Op, v *View, rows []preparedRow, subs *subjectSet, aeads []tink.AEAD, now time.Time) ([]kv.Op, int, error) {
+// minRowsPerWorker keeps small writes on one goroutine: below it, starting
+// workers costs more than it saves.
+const minRowsPerWorker = 64
+
+// encryptRows appends one op per row to ops. Rows are split into contiguous
+// chunks encrypted in parallel (AES-GCM is the bulk of a write's CPU); each
+// op lands at its row's position, so the result does not depend on
+// scheduling.
+func encryptRows(ops []kv.Op, v *View, rows []preparedRow, subs *subjectSet, aeads []tink.AEAD, now time.Time) ([]kv.Op, int, error) {
+	base := len(ops)
+	ops = append(ops, make([]kv.Op, len(rows))...)
+	out := ops[base:]
+	workers := min(runtime.GOMAXPROCS(0), len(rows)/minRowsPerWorker)
+	if workers <= 1 {
+		n, err := encryptChunk(out, v, rows, subs, aeads, now)
+		return ops, n, err
+	}
+	counts := make([]int, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(rows)/workers, (w+1)*len(rows)/workers
+		wg.Go(func() {
+			counts[w], errs[w] = encryptChunk(out[lo:hi], v, rows[lo:hi], subs, aeads, now)
+		})
+	}
+	wg.Wait()
+	values := 0
+	for w := range workers {
+		if errs[w] != nil {
+			return nil, 0, errs[w]
+		}
+		values += counts[w]
+	}
+	return ops, values, nil
+}
+
+// encryptChunk encrypts rows into out (same length) and returns the number
+// of non-NULL values. The rows' encodings share one buffer, sized up front.
+func encryptChunk(out []kv.Op, v *View, rows []preparedRow, subs *subjectSet, aeads []tink.AEAD, now time.Time) (int, error) {
 	createdNanos := now.UnixNano()
+	size := 0
+	for i := range rows {
+		size += rowKeyLen + encodedRowSize(v, rows[i].values)
+	}
+	buf := make([]byte, 0, size)
 	values := 0
 	var plain []byte
-	for _, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		bi := subs.bis[r.subject]
 		a := aeads[r.subject]
+		start := len(buf)
+		buf = appendRowKey(buf, v.ID, bi, r.eventNanos)
+		keyEnd := len(buf)
 		aad := newRowAAD(v.Name, bi, r.eventNanos, v.SchemaVersion)
-		val := appendRowHeader(make([]byte, 0, 16+len(r.values)*40), v.SchemaVersion, createdNanos, len(r.values))
+		buf = appendRowHeader(buf, v.SchemaVersion, createdNanos, len(r.values))
 		for fi, x := range r.values {
 			if x == nil {
-				val = appendSlot(val, nil)
+				buf = appendSlot(buf, nil)
 				continue
 			}
 			plain = appendPlain(plain[:0], v.Fields[fi].Type, x)
 			ct, err := a.Encrypt(plain, aad.field(v.Fields[fi].Name))
 			if err != nil {
-				return nil, 0, err
+				return 0, err
 			}
-			val = appendSlot(val, ct)
+			buf = appendSlot(buf, ct)
 			values++
 		}
-		ops = append(ops, kv.Op{Key: rowKey(v.ID, bi, r.eventNanos), Value: val})
+		out[i] = kv.Op{Key: buf[start:keyEnd:keyEnd], Value: buf[keyEnd:len(buf):len(buf)]}
 	}
-	return ops, values, nil
+	return values, nil
 }
+
+// encodedRowSize is an upper bound on the encoded size of a row's value:
+// header, and per value a slot length, the ciphertext overhead and the
+// plaintext.
+func encodedRowSize(v *View, values []any) int {
+	n := 1 + 5 + 10 + 5
+	for fi, x := range values {
+		n++
+		if x != nil {
+			n += 4 + aeadOverhead + plainSize(v.Fields[fi].Type, x)
+		}
+	}
+	return n
+}
+
+// aeadOverhead is what AES-256-GCM adds to a plaintext: a 12-byte nonce and
+// a 16-byte tag (no Tink output prefix).
+const aeadOverhead = 28
 
 // trimPrefix drops the "store: " prefix of a nested store error.
 func trimPrefix(err error) string {
@@ -186,4 +301,32 @@ func trimPrefix(err error) string {
 		return e.msg
 	}
 	return err.Error()
+}
+
+// appendRowKey appends the row key of (view, subject, event time) to b; see
+// keyspace.go.
+func appendRowKey(b []byte, viewID uint32, bi keys.BlindIndex, eventNanos int64) []byte {
+	b = append(b, rowTag)
+	b = binary.BigEndian.AppendUint32(b, viewID)
+	b = append(b, bi[:]...)
+	return binary.BigEndian.AppendUint64(b, invertTime(eventNanos))
+}
+
+// plainSize is the length of appendPlain's encoding of x, a checked value.
+func plainSize(t FieldType, x any) int {
+	switch t {
+	case Bool:
+		return 1
+	case Int64, Float64:
+		return 8
+	case Timestamp:
+		return 12
+	case String:
+		return len(x.(string))
+	case Bytes:
+		return len(x.([]byte))
+	case Float32List:
+		return 4 * len(x.([]float32))
+	}
+	return 0
 }

@@ -42,16 +42,33 @@ func (s *syncBuffer) String() string {
 
 func noEnv(string) string { return "" }
 
-// startServer runs "featurevault serve" on dir until the test ends or
-// stop is called, and returns the URL it printed. stop cancels the
-// server's context, as SIGINT does, and checks that it shut down cleanly.
-func startServer(t *testing.T, dir string) (url string, stop func()) {
+// testServer is a server started by startServer: its URL and its data
+// directory, which holds the bootstrap admin token.
+type testServer struct {
+	url string
+	dir string
+}
+
+// adminToken reads the bootstrap admin token the server wrote.
+func (s testServer) adminToken(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(s.dir, "admin.token"))
+	if err != nil {
+		t.Fatalf("read the bootstrap admin token: %v", err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// startServer runs "featurevault serve" on dir (with extra serve flags)
+// until the test ends or stop is called. stop cancels the server's
+// context, as SIGINT does, and checks that it shut down cleanly.
+func startServer(t *testing.T, dir string, extra ...string) (srv testServer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
 	root := newRootCmd(noEnv)
-	root.SetArgs([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn"})
+	root.SetArgs(append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...))
 	root.SetOut(pw)
 	root.SetErr(logs)
 	done := make(chan error, 1)
@@ -80,9 +97,9 @@ func startServer(t *testing.T, dir string) (url string, stop func()) {
 		})
 	}
 	select {
-	case url = <-urls:
+	case url := <-urls:
 		t.Cleanup(stop)
-		return url, stop
+		return testServer{url: url, dir: dir}, stop
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve exited before listening: %v; logs:\n%s", err, logs)
@@ -90,14 +107,16 @@ func startServer(t *testing.T, dir string) (url string, stop func()) {
 		stop()
 		t.Fatalf("serve printed no URL within 30s; logs:\n%s", logs)
 	}
-	return "", nil
+	return testServer{}, nil
 }
 
-// cli runs one client command against server and returns its stdout,
-// failing the test if it fails.
-func cli(t *testing.T, server string, stdin io.Reader, args ...string) string {
+// cli runs one client command against srv and returns its stdout,
+// failing the test if it fails. It authenticates as the bootstrap admin,
+// through the admin.token file in the server's data directory, unless
+// args pass --token.
+func cli(t *testing.T, srv testServer, stdin io.Reader, args ...string) string {
 	t.Helper()
-	out, err := cliErr(t, server, stdin, args...)
+	out, err := cliErr(t, srv, stdin, args...)
 	if err != nil {
 		t.Fatalf("featurevault %s: %v", strings.Join(args, " "), err)
 	}
@@ -105,11 +124,11 @@ func cli(t *testing.T, server string, stdin io.Reader, args ...string) string {
 }
 
 // cliErr runs one client command and returns its stdout and error.
-func cliErr(t *testing.T, server string, stdin io.Reader, args ...string) (string, error) {
+func cliErr(t *testing.T, srv testServer, stdin io.Reader, args ...string) (string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	root := newRootCmd(noEnv)
-	root.SetArgs(append([]string{"--server", server, "--timeout", "20s"}, args...))
+	root.SetArgs(append([]string{"--server", srv.url, "--data", srv.dir, "--timeout", "20s"}, args...))
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
@@ -164,7 +183,7 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
 		t.Errorf("second apply output = %q, want it to report no change to customer_profile", again)
 	}
 
-	if out := cli(t, server, nil, "put", "--view", "customer_profile", "-f", filepath.Join(quickstart, "rows-customers.jsonl")); !strings.HasPrefix(out, "wrote 4 rows ") {
+	if out := cli(t, server, nil, "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", filepath.Join(quickstart, "rows-customers.jsonl")); !strings.HasPrefix(out, "wrote 4 rows ") {
 		t.Errorf("put customers output = %q, want \"wrote 4 rows ...\"", out)
 	}
 	before := time.Now().Add(-time.Second)
@@ -173,7 +192,7 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer instruments.Close()
-	if out := cli(t, server, instruments, "put", "--view", "instrument_quotes", "-f", "-", "--batch", "2"); !strings.HasPrefix(out, "wrote 3 rows ") {
+	if out := cli(t, server, instruments, "put", "--purpose", "ingestion", "--view", "instrument_quotes", "-f", "-", "--batch", "2"); !strings.HasPrefix(out, "wrote 3 rows ") {
 		t.Errorf("put instruments from stdin output = %q, want \"wrote 3 rows ...\"", out)
 	}
 	after := time.Now().Add(time.Second)
@@ -214,7 +233,7 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
   "signup_time":{"value":null,"status":"NOT_FOUND"},
   "avatar":{"value":null,"status":"NOT_FOUND"}}}
 `
-	getCustomers := []string{"get", "--view", "customer_profile", "--entity", "c-42", "--entity", "c-7", "--entity", "c-1001", "--entity", "c-missing", "-o", "json"}
+	getCustomers := []string{"get", "--purpose", "training", "--view", "customer_profile", "--entity", "c-42", "--entity", "c-7", "--entity", "c-1001", "--entity", "c-missing", "-o", "json"}
 	got := cli(t, server, nil, getCustomers...)
 	if len(strings.Split(strings.TrimSpace(got), "\n")) != 4 {
 		t.Errorf("get printed %q, want one line per entity", got)
@@ -224,14 +243,14 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
 		t.Errorf("get customer_profile -o json =\n%s\nwant\n%s", got, compactLines(t, wantCustomers))
 	}
 	// Feature order in the output is the order asked for.
-	if got := cli(t, server, nil, "get", "--view", "customer_profile", "--entity", "c-42", "--features", "age,email", "-o", "json"); !strings.Contains(got, `"features":{"age":{"value":41,"status":"PRESENT"},"email":{"value":"a@example.com","status":"PRESENT"}}`) {
+	if got := cli(t, server, nil, "get", "--purpose", "training", "--view", "customer_profile", "--entity", "c-42", "--features", "age,email", "-o", "json"); !strings.Contains(got, `"features":{"age":{"value":41,"status":"PRESENT"},"email":{"value":"a@example.com","status":"PRESENT"}}`) {
 		t.Errorf("get --features age,email = %q, want age then email only", got)
 	}
 
 	// Instruments 1 and 2 carry no event_time: the server stamped them now.
 	// Instrument 3's quote is from 2025, beyond the 24h TTL.
 	var quotes []onlineJSON
-	for line := range strings.Lines(cli(t, server, nil, "get", "--view", "instrument_quotes", "--entity", "1", "--entity", "3", "--entity", "99", "-o", "json")) {
+	for line := range strings.Lines(cli(t, server, nil, "get", "--purpose", "training", "--view", "instrument_quotes", "--entity", "1", "--entity", "3", "--entity", "99", "-o", "json")) {
 		var q onlineJSON
 		if err := json.Unmarshal([]byte(line), &q); err != nil {
 			t.Fatalf("get instrument_quotes line %q: %v", line, err)
@@ -261,7 +280,7 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
 	}
 
 	// The table form shows the same values, aligned.
-	table := cli(t, server, nil, "get", "--view", "customer_profile", "--entity", "c-1001", "--features", "email,age,avatar")
+	table := cli(t, server, nil, "get", "--purpose", "training", "--view", "customer_profile", "--entity", "c-1001", "--features", "email,age,avatar")
 	wantTable := "ENTITY  EVENT_TIME            email          age  avatar\n" +
 		"c-1001  2026-07-04T08:00:00Z  c@example.net  57   <NULL>\n"
 	if table != wantTable {
@@ -282,8 +301,8 @@ func TestDataSurvivesAServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	first, stop := startServer(t, dir)
 	cli(t, first, nil, "apply", "-f", filepath.Join(quickstart, "spec.yaml"))
-	cli(t, first, nil, "put", "--view", "customer_profile", "-f", filepath.Join(quickstart, "rows-customers.jsonl"))
-	get := []string{"get", "--view", "customer_profile", "--entity", "c-42", "--entity", "c-7", "-o", "json"}
+	cli(t, first, nil, "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", filepath.Join(quickstart, "rows-customers.jsonl"))
+	get := []string{"get", "--purpose", "training", "--view", "customer_profile", "--entity", "c-42", "--entity", "c-7", "-o", "json"}
 	want := cli(t, first, nil, get...)
 	if !strings.Contains(want, `"a@example.com"`) {
 		t.Fatalf("get before the restart = %q, want c-42's email", want)
@@ -306,7 +325,7 @@ func TestPutWritesNothingWhenAnyLineIsBad(t *testing.T) {
 {"entity": "c-2", "values": {"age": 30.5}}
 {"entity": "c-3", "values": {"avatar": "%%%"}}
 `
-	_, err := cliErr(t, server, strings.NewReader(rows), "put", "--view", "customer_profile", "-f", "-")
+	_, err := cliErr(t, server, strings.NewReader(rows), "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", "-")
 	if err == nil {
 		t.Fatal("put of a file with bad lines succeeded, want an error")
 	}
@@ -315,7 +334,7 @@ func TestPutWritesNothingWhenAnyLineIsBad(t *testing.T) {
 			t.Errorf("put error = %q, want it to contain %q", err, want)
 		}
 	}
-	got := cli(t, server, nil, "get", "--view", "customer_profile", "--entity", "c-1", "--features", "age", "-o", "json")
+	got := cli(t, server, nil, "get", "--purpose", "training", "--view", "customer_profile", "--entity", "c-1", "--features", "age", "-o", "json")
 	if !strings.Contains(got, `"status":"NOT_FOUND"`) {
 		t.Errorf("after a refused put, c-1 = %q, want NOT_FOUND (the good first line must not be written)", got)
 	}
@@ -323,39 +342,120 @@ func TestPutWritesNothingWhenAnyLineIsBad(t *testing.T) {
 
 func TestCommandErrorsSayWhatToFix(t *testing.T) {
 	t.Parallel()
-	server, _ := startServer(t, t.TempDir())
+	srv, _ := startServer(t, t.TempDir())
+	noTokenDir := t.TempDir()
+	// Every case starts from this environment; a case's env overrides it
+	// ("" unsets a variable).
+	base := map[string]string{envServer: srv.url, envToken: srv.adminToken(t), envPurpose: "training"}
 	tests := []struct {
-		name string
-		env  string
-		args []string
-		want string
+		name    string
+		env     map[string]string
+		args    []string
+		want    string
+		notWant string // a secret that must not be printed
 	}{
-		{"unknown view, server from the environment", server, []string{"get", "--view", "nope", "--entity", "x"},
-			`view "nope" does not exist`},
-		{"connect code shown", server, []string{"get", "--view", "nope", "--entity", "x"}, "(not_found)\n"},
-		{"no server listening", "http://127.0.0.1:1", []string{"views", "list"},
-			"featurevault: cannot reach a FeatureVault server at http://127.0.0.1:1"},
-		{"server not a URL", "127.0.0.1:8433", []string{"views", "list"}, `featurevault: --server "127.0.0.1:8433" is not a server URL`},
-		{"bad output format", server, []string{"get", "--view", "v", "--entity", "x", "-o", "yaml"}, `featurevault: -o "yaml": use json or table`},
-		{"missing spec file", server, []string{"apply", "-f", "does-not-exist.yaml"}, "featurevault: open does-not-exist.yaml: "},
-		{"invalid spec", server, []string{"apply", "-f", "-"}, "featurevault: standard input: store: "},
+		{"unknown view, everything from the environment", nil, []string{"get", "--view", "nope", "--entity", "x"},
+			`view "nope" does not exist`, ""},
+		{"connect code shown", nil, []string{"get", "--view", "nope", "--entity", "x"}, "(not_found)\n", ""},
+		{"no server listening", map[string]string{envServer: "http://127.0.0.1:1"}, []string{"views", "list"},
+			"featurevault: cannot reach a FeatureVault server at http://127.0.0.1:1", ""},
+		{"server not a URL", map[string]string{envServer: "127.0.0.1:8433"}, []string{"views", "list"}, `featurevault: --server "127.0.0.1:8433" is not a server URL`, ""},
+		{"bad output format", nil, []string{"get", "--view", "v", "--entity", "x", "-o", "yaml"}, `featurevault: -o "yaml": use json or table`, ""},
+		{"missing spec file", nil, []string{"apply", "-f", "does-not-exist.yaml"}, "featurevault: open does-not-exist.yaml: ", ""},
+		{"invalid spec", nil, []string{"apply", "-f", "-"}, "featurevault: standard input: store: ", ""},
+
+		// Credentials and purpose.
+		{"no token anywhere", map[string]string{envToken: ""}, []string{"--data", noTokenDir, "views", "list"},
+			"featurevault: no token: pass --token or set FEATUREVAULT_TOKEN", ""},
+		{"token refused, from the flag", nil, []string{"--token", "fvt_notarealtoken0123456789", "views", "list"},
+			"the server refused the token from --token: the bearer token is not valid: it is unknown, expired or revoked (unauthenticated)", "fvt_notarealtoken0123456789"},
+		{"token refused, from the environment", map[string]string{envToken: "fvt_envtoken0123456789"}, []string{"principal", "list"},
+			"the server refused the token from FEATUREVAULT_TOKEN", "fvt_envtoken0123456789"},
+		{"token with a space", nil, []string{"--token", "fvt_half tok", "views", "list"},
+			"the token from --token contains spaces or control characters", "fvt_half"},
+		{"get without a purpose", map[string]string{envPurpose: ""}, []string{"get", "--view", "customer_profile", "--entity", "x"},
+			"pass --purpose or set FEATUREVAULT_PURPOSE", ""},
+		{"put without a purpose", map[string]string{envPurpose: ""}, []string{"put", "--view", "customer_profile", "-f", "-"},
+			"pass --purpose or set FEATUREVAULT_PURPOSE", ""},
+		{"purpose with a comma", nil, []string{"get", "--purpose", "train,ing", "--view", "v", "--entity", "x"},
+			`--purpose: purpose name "train,ing" has a comma at position 6`, ""},
+		{"purpose with a newline, from the environment", map[string]string{envPurpose: "train\ning"}, []string{"get", "--view", "v", "--entity", "x"},
+			`FEATUREVAULT_PURPOSE: purpose name "train\ning" has a newline`, ""},
+
+		// Names that could smuggle policy syntax are refused.
+		{"principal name with a comma", nil, []string{"principal", "create", "bad,name", "--role", "analyst"},
+			`principal name "bad,name" has a comma at position 4; use only a-z, 0-9 and _, starting with a letter (invalid_argument)`, ""},
+		{"principal name with a quote", nil, []string{"principal", "create", `bad"name`, "--role", "analyst"},
+			`principal name "bad\"name" has a quote at position 4`, ""},
+		{"principal name with a newline", nil, []string{"principal", "create", "bad\nname", "--role", "analyst"},
+			`principal name "bad\nname" has a newline at position 4`, ""},
+		{"role name with a quote", nil, []string{"principal", "create", "ok_name", "--role", `ana"lyst`},
+			`role name "ana\"lyst" has a quote`, ""},
+		{"assigned role with a newline", nil, []string{"role", "assign", "admin", "ana\nlyst"},
+			`role name "ana\nlyst" has a newline`, ""},
+		{"granted role with a comma", nil, []string{"policy", "grant", "ana,lyst", "--action", "read", "--on", "*"},
+			`role name "ana,lyst" has a comma`, ""},
+		{"object with a comma", nil, []string{"policy", "grant", "analyst", "--action", "read", "--on", "customer_profile.email,admin"},
+			`has a comma`, ""},
+		{"object with a newline", nil, []string{"policy", "grant", "analyst", "--action", "read", "--on", "customer_profile.email\np, analyst, *, admin, *, *, allow"},
+			`has a newline`, ""},
+		{"rule purpose with a quote", nil, []string{"policy", "revoke", "analyst", "--action", "read", "--on", "*", "--purpose", `a"b`},
+			`purpose name "a\"b" has a quote`, ""},
+		{"attribute value with a quote", nil, []string{"principal", "create", "ok_name", "--role", "analyst", "--attr", `purpose=tr"aining`},
+			`purpose name "tr\"aining" has a quote`, ""},
+		{"role list with an empty name", nil, []string{"principal", "create", "ok_name", "--role", "analyst,,trainer"},
+			`--role "analyst,,trainer" has an empty name`, ""},
+
+		// Malformed --attr.
+		{"attr without =", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose"},
+			`--attr "purpose": attribute "purpose" has no "="; use KEY=VALUE`, ""},
+		{"attr without key", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "=training"},
+			`attribute "=training" has no key before "="`, ""},
+		{"attr without value", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose="},
+			`attribute "purpose" has an empty value`, ""},
+		{"attr with an empty value between bars", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose=a||b"},
+			`attribute "purpose" has an empty value`, ""},
+		{"attr with two =", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose=a=b"},
+			`attribute "purpose=a=b" has more than one "="`, ""},
+		{"attr key twice", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose=a,env=prod", "--attr", "purpose=b"},
+			`attribute "purpose" is given twice`, ""},
+		{"attr with an empty attribute", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose=a,,env=prod"},
+			`--attr "purpose=a,,env=prod" has an empty attribute`, ""},
+		{"attr value twice", nil, []string{"principal", "create", "ok_name", "--role", "r", "--attr", "purpose=a|a"},
+			`attribute "purpose" lists "a" twice`, ""},
+
+		// Other admin arguments.
+		{"unknown action", nil, []string{"policy", "grant", "analyst", "--action", "own", "--on", "*"},
+			`--action "own": use read, aggregate, write or admin`, ""},
+		{"rule without --on", nil, []string{"policy", "grant", "analyst", "--action", "read"}, `required flag(s) "on" not set`, ""},
+		{"revoking a rule that does not exist", nil, []string{"policy", "revoke", "nobody", "--action", "read", "--on", "*"}, "(not_found)", ""},
+		{"revoking an unknown principal", nil, []string{"principal", "revoke", "nobody"}, "(not_found)", ""},
+		{"explain without purpose", nil, []string{"policy", "explain", "--principal", "admin", "--view", "customer_profile"},
+			"policy explain needs --purpose", ""},
+		{"sub-second ttl", nil, []string{"token", "issue", "admin", "--ttl", "500ms"}, "--ttl 500ms: give a whole number of seconds", ""},
+		{"bad checkpoint", nil, []string{"audit", "verify", "--checkpoint", "nonsense"}, `--checkpoint "nonsense" is not SEQ:HASH`, ""},
+		{"tail of no records", nil, []string{"audit", "tail", "-n", "0"}, "-n 0: give a number of records from 1 to", ""},
+		{"listing format", nil, []string{"principal", "list", "-o", "yaml"}, `-o "yaml": use table, json`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			env := func(k string) string {
-				if k == "FEATUREVAULT_SERVER" {
-					return tt.env
+				if v, ok := tt.env[k]; ok {
+					return v
 				}
-				return ""
+				return base[k]
 			}
 			code := run(t.Context(), tt.args, env, strings.NewReader("entities: [{name: Bad Name}]\n"), &stdout, &stderr)
 			if code != 1 {
-				t.Errorf("exit status = %d, want 1", code)
+				t.Errorf("exit status = %d, want 1; stdout %q", code, stdout.String())
 			}
 			if !strings.HasPrefix(stderr.String(), "featurevault: ") || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr = %q, want \"featurevault: ...\" containing %q", stderr.String(), tt.want)
+			}
+			if tt.notWant != "" && strings.Contains(stdout.String()+stderr.String(), tt.notWant) {
+				t.Errorf("output %q %q shows the secret %q", stdout.String(), stderr.String(), tt.notWant)
 			}
 		})
 	}

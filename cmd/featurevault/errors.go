@@ -12,7 +12,8 @@ import (
 // server could not be reached or did not answer in time, what to do.
 //
 // Server messages are written to say what to fix, and never carry feature
-// values, raw entity keys or key material, so they are safe to print.
+// values, raw entity keys, tokens or key material, so they are safe to
+// print. A refused token is named by where it came from, never quoted.
 func (c *client) explain(err error) error {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
@@ -23,6 +24,10 @@ func (c *client) explain(err error) error {
 		return fmt.Errorf("cannot reach a FeatureVault server at %s (%s); start one with \"featurevault serve\" or point --server at one", c.server, ce.Message())
 	case connect.CodeDeadlineExceeded:
 		return fmt.Errorf("the server at %s did not answer within --timeout %s (%s)", c.server, c.timeout, ce.Message())
+	case connect.CodeUnauthenticated:
+		if c.tokenSource != "" {
+			return fmt.Errorf("the server refused the token from %s: %s (%s)", c.tokenSource, ce.Message(), ce.Code())
+		}
 	case connect.CodeUnimplemented:
 		return fmt.Errorf("the server at %s does not implement this call; is it a FeatureVault server of the same version? (%s)", c.server, ce.Message())
 	}

@@ -35,8 +35,14 @@ with a status per value:
    "features": {"age": {"value": 41, "status": "PRESENT"}, ...}}
 
 with values written as put reads them (bytes as base64, timestamps as
-RFC 3339). -o table prints aligned columns for reading.`,
-		Example: "  featurevault get --view customer_profile --entity c-42 --entity c-7 --features email,age -o json",
+RFC 3339). -o table prints aligned columns for reading.
+
+Every read states its purpose (--purpose or FEATUREVAULT_PURPOSE): the
+server refuses a purpose the principal's purpose attribute does not list,
+and policy rules may allow a column for one purpose and not another. With
+--strict the whole read fails (permission_denied) when any requested
+column is denied, instead of answering the others.`,
+		Example: "  featurevault get --purpose training --view customer_profile --entity c-42 --entity c-7 --features email,age -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			write, err := onlineWriter(output)
@@ -54,6 +60,7 @@ RFC 3339). -o table prints aligned columns for reading.`,
 	cmd.Flags().StringArrayVar(&entities, "entity", nil, "entity key to read; repeat for more")
 	cmd.Flags().StringSliceVar(&features, "features", nil, "comma-separated features to read, in this order (default: every field)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: json or table")
+	cmd.Flags().BoolVar(&c.strict, "strict", false, "fail the whole read if policy denies any requested column")
 	_ = cmd.MarkFlagRequired("view")
 	_ = cmd.MarkFlagRequired("entity")
 	return cmd

@@ -10,12 +10,20 @@
 //
 // The client commands are thin clients of the AdminService and the
 // FeatureService; they reach the server named by --server (env
-// FEATUREVAULT_SERVER, default http://127.0.0.1:8433):
+// FEATUREVAULT_SERVER, default http://127.0.0.1:8433) and authenticate
+// with --token (env FEATUREVAULT_TOKEN; by default the bootstrap admin
+// token a local server wrote to --data DIR/admin.token). Data commands
+// state their purpose with --purpose (env FEATUREVAULT_PURPOSE):
 //
 //	featurevault apply -f spec.yaml                     create or update entities and views
 //	featurevault put --view V -f rows.jsonl             write rows given as JSON lines
 //	featurevault get --view V --entity K [-o json]      read the latest values of entities
 //	featurevault views list | views get NAME            show the registry
+//	featurevault principal create|list|revoke           principals and their bearer tokens
+//	featurevault token issue PRINCIPAL --ttl 1h         a short-lived JWT
+//	featurevault role assign|unassign PRINCIPAL ROLE    roles, and roles inheriting roles
+//	featurevault policy grant|revoke|list|explain       column access rules
+//	featurevault audit tail|verify|export               the hash-chained audit log
 //
 // Errors are printed as "featurevault: <message>" on standard error and
 // the exit status is 1.

@@ -37,8 +37,11 @@ strings for timestamps, arrays of numbers for list<float32>.
 Every line is checked before anything is sent: one bad line and nothing is
 written. The rows then go in batches of --batch rows; each batch is atomic,
 so if the server refuses one, the batches before it stay written, and put
-says how many rows that was.`,
-		Example: "  featurevault put --view customer_profile -f rows.jsonl\n  cat rows.jsonl | featurevault put --view customer_profile -f -",
+says how many rows that was.
+
+Every write states its purpose (--purpose or FEATUREVAULT_PURPOSE) and
+needs the write action on each column it sets.`,
+		Example: "  featurevault put --purpose ingestion --view customer_profile -f rows.jsonl\n  cat rows.jsonl | featurevault put --purpose ingestion --view customer_profile -f -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if batch <= 0 {

@@ -24,6 +24,9 @@ type serveConfig struct {
 	tlsKey          string
 	allowPlaintext  bool
 	maxRequestBytes int
+	env             string
+	rateLimit       float64
+	rateBurst       int
 	logFormat       string
 	logLevel        string
 }
@@ -56,6 +59,9 @@ only. In production pass --kms with the URI of a real KMS key.`,
 	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&cfg.allowPlaintext, "allow-plaintext", false, "allow plaintext HTTP on a non-loopback address")
 	f.IntVar(&cfg.maxRequestBytes, "max-request-bytes", rpc.DefaultMaxRequestBytes, "largest request message accepted, in bytes")
+	f.StringVar(&cfg.env, "env", rpc.DefaultEnv, "environment this server runs in (prod, staging, dev); policies and principals' env attribute refer to it")
+	f.Float64Var(&cfg.rateLimit, "rate-limit", 1000, "requests per second allowed to each principal on average (0: no limit)")
+	f.IntVar(&cfg.rateBurst, "rate-burst", 2000, "requests a principal may make in a burst above --rate-limit")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on standard error: text or json")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	return cmd
@@ -76,24 +82,29 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		return fmt.Errorf("--max-request-bytes must be positive, got %d", cfg.maxRequestBytes)
 	}
 	tls := cfg.tlsCert != ""
-	if err := checkPlaintext(cfg.listen, tls, cfg.allowPlaintext); err != nil {
+	if err := rpc.CheckListen(cfg.listen, tls, cfg.allowPlaintext); err != nil {
 		return err
 	}
 
-	st, err := store.Open(ctx, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithLogger(logger))
+	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithLogger(logger), logger)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
+		if cerr := backend.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
+	if backend.AdminTokenPath != "" {
+		fmt.Fprintf(stdout, "bootstrap admin token written to %s (mode 0600); client commands beside this server read it\n", backend.AdminTokenPath)
+	}
 
 	opts := []rpc.Option{
 		rpc.WithLogger(logger),
 		rpc.WithMaxRequestBytes(cfg.maxRequestBytes),
 		rpc.WithAllowPlaintext(cfg.allowPlaintext),
+		rpc.WithEnv(cfg.env),
+		rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst),
 	}
 	scheme := "http"
 	if tls {
@@ -107,25 +118,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	endpoint := scheme + "://" + ln.Addr().String()
 	logger.Info("featurevault serving", "url", endpoint, "data", cfg.data)
 	fmt.Fprintf(stdout, "featurevault serving on %s\n", endpoint)
-	err = rpc.NewServer(st, opts...).Serve(ctx, ln)
+	err = rpc.NewServer(backend, opts...).Serve(ctx, ln)
 	logger.Info("featurevault stopped")
 	return err
-}
-
-// checkPlaintext refuses to serve cleartext on an address other machines
-// can reach, unless TLS is configured or the operator said so.
-func checkPlaintext(addr string, tls, allowed bool) error {
-	if tls || allowed {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--listen %q is not host:port: %w", addr, err)
-	}
-	if rpc.IsLoopback(host) {
-		return nil
-	}
-	return fmt.Errorf("refusing to serve plaintext on %s, which is not a loopback address: give --tls-cert and --tls-key, or --allow-plaintext if something else encrypts the traffic", addr)
 }
 
 // newLogger returns a slog logger writing to w in the given format.

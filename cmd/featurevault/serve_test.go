@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/featurevault/featurevault/rpc"
 )
 
 func TestCheckPlaintextRefusesNonLoopbackAddresses(t *testing.T) {
@@ -26,9 +28,9 @@ func TestCheckPlaintextRefusesNonLoopbackAddresses(t *testing.T) {
 		{"no-port", false, false, true},
 	}
 	for _, tt := range tests {
-		err := checkPlaintext(tt.addr, tt.tls, tt.allow)
+		err := rpc.CheckListen(tt.addr, tt.tls, tt.allow)
 		if (err != nil) != tt.wantErr {
-			t.Errorf("checkPlaintext(%q, tls=%v, allow=%v) = %v, want error: %v", tt.addr, tt.tls, tt.allow, err, tt.wantErr)
+			t.Errorf("CheckListen(%q, tls=%v, allow=%v) = %v, want error: %v", tt.addr, tt.tls, tt.allow, err, tt.wantErr)
 		}
 	}
 }

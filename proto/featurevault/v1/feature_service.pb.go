@@ -438,6 +438,548 @@ func (x *GetOnlineFeaturesResponse) GetRows() []*OnlineRow {
 	return nil
 }
 
+type ReadBatchesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	View  string                 `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	// Features to return, in this order; empty means every field of the view.
+	Features []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
+	// StartTime and EndTime bound the event time to [start_time, end_time);
+	// unset bounds are open.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// AsOf, when set, returns only the latest row of each entity with an
+	// event time at or before as_of and within the view's TTL of it. It
+	// cannot be combined with end_time.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// CreatedCutoff, when set, ignores rows written after it (late,
+	// backfilled rows), as if reading at that time.
+	CreatedCutoff *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_cutoff,json=createdCutoff,proto3" json:"created_cutoff,omitempty"`
+	// BatchRows is the number of rows per record batch (default 4096, at
+	// most 65536).
+	BatchRows     int32 `protobuf:"varint,7,opt,name=batch_rows,json=batchRows,proto3" json:"batch_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadBatchesRequest) Reset() {
+	*x = ReadBatchesRequest{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadBatchesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadBatchesRequest) ProtoMessage() {}
+
+func (x *ReadBatchesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadBatchesRequest.ProtoReflect.Descriptor instead.
+func (*ReadBatchesRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReadBatchesRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *ReadBatchesRequest) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *ReadBatchesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ReadBatchesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ReadBatchesRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *ReadBatchesRequest) GetCreatedCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedCutoff
+	}
+	return nil
+}
+
+func (x *ReadBatchesRequest) GetBatchRows() int32 {
+	if x != nil {
+		return x.BatchRows
+	}
+	return 0
+}
+
+// ReadBatchesResponse carries one message of an Arrow IPC stream: the
+// schema in the first response, then one record batch per response, then
+// the end-of-stream marker. The arrow_ipc bytes of all responses,
+// concatenated in order, are a valid Arrow IPC stream that any Arrow
+// library reads (pyarrow.ipc.open_stream, arrow-js RecordBatchReader).
+type ReadBatchesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ArrowIpc []byte                 `protobuf:"bytes,1,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
+	// DeniedFeatures, in the first response only, names the requested
+	// features that policy withholds: they are not in the schema. (With the
+	// Featurevault-Strict header the call fails instead.)
+	DeniedFeatures []string `protobuf:"bytes,2,rep,name=denied_features,json=deniedFeatures,proto3" json:"denied_features,omitempty"`
+	// Rows is the number of rows in this response's record batch (0 for the
+	// schema and the end-of-stream marker).
+	Rows          int64 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadBatchesResponse) Reset() {
+	*x = ReadBatchesResponse{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadBatchesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadBatchesResponse) ProtoMessage() {}
+
+func (x *ReadBatchesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadBatchesResponse.ProtoReflect.Descriptor instead.
+func (*ReadBatchesResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReadBatchesResponse) GetArrowIpc() []byte {
+	if x != nil {
+		return x.ArrowIpc
+	}
+	return nil
+}
+
+func (x *ReadBatchesResponse) GetDeniedFeatures() []string {
+	if x != nil {
+		return x.DeniedFeatures
+	}
+	return nil
+}
+
+func (x *ReadBatchesResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+type GetHistoricalFeaturesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Features to join, as "view:field", or "view:*" for every field of a
+	// view, in output column order.
+	Features []string `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	// EntityRows is an Arrow IPC stream (schema and record batches) of the
+	// entity rows: a column named after the join key of each referenced
+	// view's entity, and a timestamp column (timestamp_column). Every column
+	// is passed through to the output (labels included), followed by the
+	// feature columns.
+	EntityRows []byte `protobuf:"bytes,2,opt,name=entity_rows,json=entityRows,proto3" json:"entity_rows,omitempty"`
+	// CreatedCutoff, when set, ignores rows written after it.
+	CreatedCutoff *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_cutoff,json=createdCutoff,proto3" json:"created_cutoff,omitempty"`
+	// FullFeatureNames names output columns "view__field" instead of
+	// "field" (needed when two views share a field name).
+	FullFeatureNames bool `protobuf:"varint,4,opt,name=full_feature_names,json=fullFeatureNames,proto3" json:"full_feature_names,omitempty"`
+	// TimestampColumn names the entity rows' timestamp column (default
+	// "event_timestamp").
+	TimestampColumn string `protobuf:"bytes,5,opt,name=timestamp_column,json=timestampColumn,proto3" json:"timestamp_column,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetHistoricalFeaturesRequest) Reset() {
+	*x = GetHistoricalFeaturesRequest{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoricalFeaturesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoricalFeaturesRequest) ProtoMessage() {}
+
+func (x *GetHistoricalFeaturesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoricalFeaturesRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoricalFeaturesRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetHistoricalFeaturesRequest) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *GetHistoricalFeaturesRequest) GetEntityRows() []byte {
+	if x != nil {
+		return x.EntityRows
+	}
+	return nil
+}
+
+func (x *GetHistoricalFeaturesRequest) GetCreatedCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedCutoff
+	}
+	return nil
+}
+
+func (x *GetHistoricalFeaturesRequest) GetFullFeatureNames() bool {
+	if x != nil {
+		return x.FullFeatureNames
+	}
+	return false
+}
+
+func (x *GetHistoricalFeaturesRequest) GetTimestampColumn() string {
+	if x != nil {
+		return x.TimestampColumn
+	}
+	return ""
+}
+
+// GetHistoricalFeaturesResponse carries one message of an Arrow IPC stream,
+// framed as in ReadBatchesResponse; record batches follow the order of the
+// entity rows.
+type GetHistoricalFeaturesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ArrowIpc []byte                 `protobuf:"bytes,1,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
+	// DeniedFeatures, in the first response only, lists the requested
+	// "view:field" features that policy withholds.
+	DeniedFeatures []string `protobuf:"bytes,2,rep,name=denied_features,json=deniedFeatures,proto3" json:"denied_features,omitempty"`
+	Rows           int64    `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetHistoricalFeaturesResponse) Reset() {
+	*x = GetHistoricalFeaturesResponse{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoricalFeaturesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoricalFeaturesResponse) ProtoMessage() {}
+
+func (x *GetHistoricalFeaturesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoricalFeaturesResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoricalFeaturesResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetHistoricalFeaturesResponse) GetArrowIpc() []byte {
+	if x != nil {
+		return x.ArrowIpc
+	}
+	return nil
+}
+
+func (x *GetHistoricalFeaturesResponse) GetDeniedFeatures() []string {
+	if x != nil {
+		return x.DeniedFeatures
+	}
+	return nil
+}
+
+func (x *GetHistoricalFeaturesResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+type IngestArrowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// View to write to; in the first message only.
+	View string `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	// ValidateOnly checks every row and reports refusals, writing nothing;
+	// in the first message only.
+	ValidateOnly bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// ArrowIpc is the next part of an Arrow IPC stream whose columns are the
+	// view's join key, event_timestamp and any of its fields. The parts are
+	// concatenated, so a message may carry the schema, a record batch,
+	// several, or part of one.
+	ArrowIpc      []byte `protobuf:"bytes,3,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestArrowRequest) Reset() {
+	*x = IngestArrowRequest{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestArrowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestArrowRequest) ProtoMessage() {}
+
+func (x *IngestArrowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestArrowRequest.ProtoReflect.Descriptor instead.
+func (*IngestArrowRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IngestArrowRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *IngestArrowRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+func (x *IngestArrowRequest) GetArrowIpc() []byte {
+	if x != nil {
+		return x.ArrowIpc
+	}
+	return nil
+}
+
+type IngestArrowResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	RowsWritten    int64                  `protobuf:"varint,1,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	ValuesWritten  int64                  `protobuf:"varint,2,opt,name=values_written,json=valuesWritten,proto3" json:"values_written,omitempty"`
+	BatchesWritten int64                  `protobuf:"varint,3,opt,name=batches_written,json=batchesWritten,proto3" json:"batches_written,omitempty"`
+	// RowsChecked counts every row read from the stream.
+	RowsChecked int64 `protobuf:"varint,4,opt,name=rows_checked,json=rowsChecked,proto3" json:"rows_checked,omitempty"`
+	// RowsRefused counts every refused row; refusals details the first 100,
+	// in row order.
+	RowsRefused   int64         `protobuf:"varint,5,opt,name=rows_refused,json=rowsRefused,proto3" json:"rows_refused,omitempty"`
+	Refusals      []*RowRefusal `protobuf:"bytes,6,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestArrowResponse) Reset() {
+	*x = IngestArrowResponse{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestArrowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestArrowResponse) ProtoMessage() {}
+
+func (x *IngestArrowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestArrowResponse.ProtoReflect.Descriptor instead.
+func (*IngestArrowResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *IngestArrowResponse) GetRowsWritten() int64 {
+	if x != nil {
+		return x.RowsWritten
+	}
+	return 0
+}
+
+func (x *IngestArrowResponse) GetValuesWritten() int64 {
+	if x != nil {
+		return x.ValuesWritten
+	}
+	return 0
+}
+
+func (x *IngestArrowResponse) GetBatchesWritten() int64 {
+	if x != nil {
+		return x.BatchesWritten
+	}
+	return 0
+}
+
+func (x *IngestArrowResponse) GetRowsChecked() int64 {
+	if x != nil {
+		return x.RowsChecked
+	}
+	return 0
+}
+
+func (x *IngestArrowResponse) GetRowsRefused() int64 {
+	if x != nil {
+		return x.RowsRefused
+	}
+	return 0
+}
+
+func (x *IngestArrowResponse) GetRefusals() []*RowRefusal {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+// RowRefusal says why one row was refused. It names the row by its
+// position in the stream (from 0) and the column, never the value or the
+// entity key.
+type RowRefusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Row           int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	Column        string                 `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowRefusal) Reset() {
+	*x = RowRefusal{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowRefusal) ProtoMessage() {}
+
+func (x *RowRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowRefusal.ProtoReflect.Descriptor instead.
+func (*RowRefusal) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RowRefusal) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *RowRefusal) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *RowRefusal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_featurevault_v1_feature_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_feature_service_proto_rawDesc = "" +
@@ -472,17 +1014,61 @@ const file_featurevault_v1_feature_service_proto_rawDesc = "" +
 	"\bstatuses\x18\x04 \x03(\x0e2\x1c.featurevault.v1.FieldStatusR\bstatuses\"g\n" +
 	"\x19GetOnlineFeaturesResponse\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12.\n" +
-	"\x04rows\x18\x02 \x03(\v2\x1a.featurevault.v1.OnlineRowR\x04rows*\xab\x01\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.featurevault.v1.OnlineRowR\x04rows\"\xc9\x02\n" +
+	"\x12ReadBatchesRequest\x12\x12\n" +
+	"\x04view\x18\x01 \x01(\tR\x04view\x12\x1a\n" +
+	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12/\n" +
+	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12A\n" +
+	"\x0ecreated_cutoff\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedCutoff\x12\x1d\n" +
+	"\n" +
+	"batch_rows\x18\a \x01(\x05R\tbatchRows\"o\n" +
+	"\x13ReadBatchesResponse\x12\x1b\n" +
+	"\tarrow_ipc\x18\x01 \x01(\fR\barrowIpc\x12'\n" +
+	"\x0fdenied_features\x18\x02 \x03(\tR\x0edeniedFeatures\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\"\xf7\x01\n" +
+	"\x1cGetHistoricalFeaturesRequest\x12\x1a\n" +
+	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12\x1f\n" +
+	"\ventity_rows\x18\x02 \x01(\fR\n" +
+	"entityRows\x12A\n" +
+	"\x0ecreated_cutoff\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedCutoff\x12,\n" +
+	"\x12full_feature_names\x18\x04 \x01(\bR\x10fullFeatureNames\x12)\n" +
+	"\x10timestamp_column\x18\x05 \x01(\tR\x0ftimestampColumn\"y\n" +
+	"\x1dGetHistoricalFeaturesResponse\x12\x1b\n" +
+	"\tarrow_ipc\x18\x01 \x01(\fR\barrowIpc\x12'\n" +
+	"\x0fdenied_features\x18\x02 \x03(\tR\x0edeniedFeatures\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\"j\n" +
+	"\x12IngestArrowRequest\x12\x12\n" +
+	"\x04view\x18\x01 \x01(\tR\x04view\x12#\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\x12\x1b\n" +
+	"\tarrow_ipc\x18\x03 \x01(\fR\barrowIpc\"\x87\x02\n" +
+	"\x13IngestArrowResponse\x12!\n" +
+	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12%\n" +
+	"\x0evalues_written\x18\x02 \x01(\x03R\rvaluesWritten\x12'\n" +
+	"\x0fbatches_written\x18\x03 \x01(\x03R\x0ebatchesWritten\x12!\n" +
+	"\frows_checked\x18\x04 \x01(\x03R\vrowsChecked\x12!\n" +
+	"\frows_refused\x18\x05 \x01(\x03R\vrowsRefused\x127\n" +
+	"\brefusals\x18\x06 \x03(\v2\x1b.featurevault.v1.RowRefusalR\brefusals\"N\n" +
+	"\n" +
+	"RowRefusal\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x16\n" +
+	"\x06column\x18\x02 \x01(\tR\x06column\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\xab\x01\n" +
 	"\vFieldStatus\x12\x1c\n" +
 	"\x18FIELD_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FIELD_STATUS_PRESENT\x10\x01\x12\x15\n" +
 	"\x11FIELD_STATUS_NULL\x10\x02\x12\x1a\n" +
 	"\x16FIELD_STATUS_NOT_FOUND\x10\x03\x12\x18\n" +
 	"\x14FIELD_STATUS_EXPIRED\x10\x04\x12\x17\n" +
-	"\x13FIELD_STATUS_DENIED\x10\x052\xe1\x01\n" +
+	"\x13FIELD_STATUS_DENIED\x10\x052\x9d\x04\n" +
 	"\x0eFeatureService\x12^\n" +
 	"\rWriteFeatures\x12%.featurevault.v1.WriteFeaturesRequest\x1a&.featurevault.v1.WriteFeaturesResponse\x12o\n" +
-	"\x11GetOnlineFeatures\x12).featurevault.v1.GetOnlineFeaturesRequest\x1a*.featurevault.v1.GetOnlineFeaturesResponse\"\x03\x90\x02\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\x11GetOnlineFeatures\x12).featurevault.v1.GetOnlineFeaturesRequest\x1a*.featurevault.v1.GetOnlineFeaturesResponse\"\x03\x90\x02\x01\x12_\n" +
+	"\vReadBatches\x12#.featurevault.v1.ReadBatchesRequest\x1a$.featurevault.v1.ReadBatchesResponse\"\x03\x90\x02\x010\x01\x12}\n" +
+	"\x15GetHistoricalFeatures\x12-.featurevault.v1.GetHistoricalFeaturesRequest\x1a..featurevault.v1.GetHistoricalFeaturesResponse\"\x03\x90\x02\x010\x01\x12Z\n" +
+	"\vIngestArrow\x12#.featurevault.v1.IngestArrowRequest\x1a$.featurevault.v1.IngestArrowResponse(\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_feature_service_proto_rawDescOnce sync.Once
@@ -497,37 +1083,56 @@ func file_featurevault_v1_feature_service_proto_rawDescGZIP() []byte {
 }
 
 var file_featurevault_v1_feature_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_featurevault_v1_feature_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_featurevault_v1_feature_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_featurevault_v1_feature_service_proto_goTypes = []any{
-	(FieldStatus)(0),                  // 0: featurevault.v1.FieldStatus
-	(*Row)(nil),                       // 1: featurevault.v1.Row
-	(*WriteFeaturesRequest)(nil),      // 2: featurevault.v1.WriteFeaturesRequest
-	(*WriteFeaturesResponse)(nil),     // 3: featurevault.v1.WriteFeaturesResponse
-	(*GetOnlineFeaturesRequest)(nil),  // 4: featurevault.v1.GetOnlineFeaturesRequest
-	(*OnlineRow)(nil),                 // 5: featurevault.v1.OnlineRow
-	(*GetOnlineFeaturesResponse)(nil), // 6: featurevault.v1.GetOnlineFeaturesResponse
-	nil,                               // 7: featurevault.v1.Row.ValuesEntry
-	(*timestamppb.Timestamp)(nil),     // 8: google.protobuf.Timestamp
-	(*Value)(nil),                     // 9: featurevault.v1.Value
+	(FieldStatus)(0),                      // 0: featurevault.v1.FieldStatus
+	(*Row)(nil),                           // 1: featurevault.v1.Row
+	(*WriteFeaturesRequest)(nil),          // 2: featurevault.v1.WriteFeaturesRequest
+	(*WriteFeaturesResponse)(nil),         // 3: featurevault.v1.WriteFeaturesResponse
+	(*GetOnlineFeaturesRequest)(nil),      // 4: featurevault.v1.GetOnlineFeaturesRequest
+	(*OnlineRow)(nil),                     // 5: featurevault.v1.OnlineRow
+	(*GetOnlineFeaturesResponse)(nil),     // 6: featurevault.v1.GetOnlineFeaturesResponse
+	(*ReadBatchesRequest)(nil),            // 7: featurevault.v1.ReadBatchesRequest
+	(*ReadBatchesResponse)(nil),           // 8: featurevault.v1.ReadBatchesResponse
+	(*GetHistoricalFeaturesRequest)(nil),  // 9: featurevault.v1.GetHistoricalFeaturesRequest
+	(*GetHistoricalFeaturesResponse)(nil), // 10: featurevault.v1.GetHistoricalFeaturesResponse
+	(*IngestArrowRequest)(nil),            // 11: featurevault.v1.IngestArrowRequest
+	(*IngestArrowResponse)(nil),           // 12: featurevault.v1.IngestArrowResponse
+	(*RowRefusal)(nil),                    // 13: featurevault.v1.RowRefusal
+	nil,                                   // 14: featurevault.v1.Row.ValuesEntry
+	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
+	(*Value)(nil),                         // 16: featurevault.v1.Value
 }
 var file_featurevault_v1_feature_service_proto_depIdxs = []int32{
-	8,  // 0: featurevault.v1.Row.event_time:type_name -> google.protobuf.Timestamp
-	7,  // 1: featurevault.v1.Row.values:type_name -> featurevault.v1.Row.ValuesEntry
+	15, // 0: featurevault.v1.Row.event_time:type_name -> google.protobuf.Timestamp
+	14, // 1: featurevault.v1.Row.values:type_name -> featurevault.v1.Row.ValuesEntry
 	1,  // 2: featurevault.v1.WriteFeaturesRequest.rows:type_name -> featurevault.v1.Row
-	8,  // 3: featurevault.v1.OnlineRow.event_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: featurevault.v1.OnlineRow.values:type_name -> featurevault.v1.Value
+	15, // 3: featurevault.v1.OnlineRow.event_time:type_name -> google.protobuf.Timestamp
+	16, // 4: featurevault.v1.OnlineRow.values:type_name -> featurevault.v1.Value
 	0,  // 5: featurevault.v1.OnlineRow.statuses:type_name -> featurevault.v1.FieldStatus
 	5,  // 6: featurevault.v1.GetOnlineFeaturesResponse.rows:type_name -> featurevault.v1.OnlineRow
-	9,  // 7: featurevault.v1.Row.ValuesEntry.value:type_name -> featurevault.v1.Value
-	2,  // 8: featurevault.v1.FeatureService.WriteFeatures:input_type -> featurevault.v1.WriteFeaturesRequest
-	4,  // 9: featurevault.v1.FeatureService.GetOnlineFeatures:input_type -> featurevault.v1.GetOnlineFeaturesRequest
-	3,  // 10: featurevault.v1.FeatureService.WriteFeatures:output_type -> featurevault.v1.WriteFeaturesResponse
-	6,  // 11: featurevault.v1.FeatureService.GetOnlineFeatures:output_type -> featurevault.v1.GetOnlineFeaturesResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	15, // 7: featurevault.v1.ReadBatchesRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 8: featurevault.v1.ReadBatchesRequest.end_time:type_name -> google.protobuf.Timestamp
+	15, // 9: featurevault.v1.ReadBatchesRequest.as_of:type_name -> google.protobuf.Timestamp
+	15, // 10: featurevault.v1.ReadBatchesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
+	15, // 11: featurevault.v1.GetHistoricalFeaturesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
+	13, // 12: featurevault.v1.IngestArrowResponse.refusals:type_name -> featurevault.v1.RowRefusal
+	16, // 13: featurevault.v1.Row.ValuesEntry.value:type_name -> featurevault.v1.Value
+	2,  // 14: featurevault.v1.FeatureService.WriteFeatures:input_type -> featurevault.v1.WriteFeaturesRequest
+	4,  // 15: featurevault.v1.FeatureService.GetOnlineFeatures:input_type -> featurevault.v1.GetOnlineFeaturesRequest
+	7,  // 16: featurevault.v1.FeatureService.ReadBatches:input_type -> featurevault.v1.ReadBatchesRequest
+	9,  // 17: featurevault.v1.FeatureService.GetHistoricalFeatures:input_type -> featurevault.v1.GetHistoricalFeaturesRequest
+	11, // 18: featurevault.v1.FeatureService.IngestArrow:input_type -> featurevault.v1.IngestArrowRequest
+	3,  // 19: featurevault.v1.FeatureService.WriteFeatures:output_type -> featurevault.v1.WriteFeaturesResponse
+	6,  // 20: featurevault.v1.FeatureService.GetOnlineFeatures:output_type -> featurevault.v1.GetOnlineFeaturesResponse
+	8,  // 21: featurevault.v1.FeatureService.ReadBatches:output_type -> featurevault.v1.ReadBatchesResponse
+	10, // 22: featurevault.v1.FeatureService.GetHistoricalFeatures:output_type -> featurevault.v1.GetHistoricalFeaturesResponse
+	12, // 23: featurevault.v1.FeatureService.IngestArrow:output_type -> featurevault.v1.IngestArrowResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_feature_service_proto_init() }
@@ -542,7 +1147,7 @@ func file_featurevault_v1_feature_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_feature_service_proto_rawDesc), len(file_featurevault_v1_feature_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,15 @@ const (
 	// FeatureServiceGetOnlineFeaturesProcedure is the fully-qualified name of the FeatureService's
 	// GetOnlineFeatures RPC.
 	FeatureServiceGetOnlineFeaturesProcedure = "/featurevault.v1.FeatureService/GetOnlineFeatures"
+	// FeatureServiceReadBatchesProcedure is the fully-qualified name of the FeatureService's
+	// ReadBatches RPC.
+	FeatureServiceReadBatchesProcedure = "/featurevault.v1.FeatureService/ReadBatches"
+	// FeatureServiceGetHistoricalFeaturesProcedure is the fully-qualified name of the FeatureService's
+	// GetHistoricalFeatures RPC.
+	FeatureServiceGetHistoricalFeaturesProcedure = "/featurevault.v1.FeatureService/GetHistoricalFeatures"
+	// FeatureServiceIngestArrowProcedure is the fully-qualified name of the FeatureService's
+	// IngestArrow RPC.
+	FeatureServiceIngestArrowProcedure = "/featurevault.v1.FeatureService/IngestArrow"
 )
 
 // FeatureServiceClient is a client for the featurevault.v1.FeatureService service.
@@ -49,6 +58,24 @@ type FeatureServiceClient interface {
 	// GetOnlineFeatures returns the latest row of each entity within the view's
 	// TTL, with a status per value.
 	GetOnlineFeatures(context.Context, *connect.Request[v1.GetOnlineFeaturesRequest]) (*connect.Response[v1.GetOnlineFeaturesResponse], error)
+	// ReadBatches streams the rows of one view as an Arrow IPC stream (see
+	// ReadBatchesResponse): the entity key column, event_timestamp and the
+	// requested fields the caller may read, filtered by event time or taken
+	// as of a point in time. Memory on the server stays flat however many
+	// rows the view holds.
+	ReadBatches(context.Context, *connect.Request[v1.ReadBatchesRequest]) (*connect.ServerStreamForClient[v1.ReadBatchesResponse], error)
+	// GetHistoricalFeatures is the point-in-time join that builds training
+	// sets without label leakage: for each entity row (keys and a timestamp,
+	// sent as Arrow IPC) it returns the latest values with an event time at
+	// or before the row's timestamp and within each view's TTL, from one or
+	// more views, streamed as Arrow IPC in the order of the entity rows.
+	GetHistoricalFeatures(context.Context, *connect.Request[v1.GetHistoricalFeaturesRequest]) (*connect.ServerStreamForClient[v1.GetHistoricalFeaturesResponse], error)
+	// IngestArrow writes a client stream of Arrow IPC to one view. Each
+	// record batch is one atomic commit. Every row is checked; if any is
+	// refused, that batch and every later one are left unwritten (but still
+	// checked), and the call fails with INVALID_ARGUMENT carrying an
+	// IngestArrowResponse detail that lists the refused rows.
+	IngestArrow(context.Context) *connect.ClientStreamForClient[v1.IngestArrowRequest, v1.IngestArrowResponse]
 }
 
 // NewFeatureServiceClient constructs a client for the featurevault.v1.FeatureService service. By
@@ -75,13 +102,36 @@ func NewFeatureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		readBatches: connect.NewClient[v1.ReadBatchesRequest, v1.ReadBatchesResponse](
+			httpClient,
+			baseURL+FeatureServiceReadBatchesProcedure,
+			connect.WithSchema(featureServiceMethods.ByName("ReadBatches")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getHistoricalFeatures: connect.NewClient[v1.GetHistoricalFeaturesRequest, v1.GetHistoricalFeaturesResponse](
+			httpClient,
+			baseURL+FeatureServiceGetHistoricalFeaturesProcedure,
+			connect.WithSchema(featureServiceMethods.ByName("GetHistoricalFeatures")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		ingestArrow: connect.NewClient[v1.IngestArrowRequest, v1.IngestArrowResponse](
+			httpClient,
+			baseURL+FeatureServiceIngestArrowProcedure,
+			connect.WithSchema(featureServiceMethods.ByName("IngestArrow")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // featureServiceClient implements FeatureServiceClient.
 type featureServiceClient struct {
-	writeFeatures     *connect.Client[v1.WriteFeaturesRequest, v1.WriteFeaturesResponse]
-	getOnlineFeatures *connect.Client[v1.GetOnlineFeaturesRequest, v1.GetOnlineFeaturesResponse]
+	writeFeatures         *connect.Client[v1.WriteFeaturesRequest, v1.WriteFeaturesResponse]
+	getOnlineFeatures     *connect.Client[v1.GetOnlineFeaturesRequest, v1.GetOnlineFeaturesResponse]
+	readBatches           *connect.Client[v1.ReadBatchesRequest, v1.ReadBatchesResponse]
+	getHistoricalFeatures *connect.Client[v1.GetHistoricalFeaturesRequest, v1.GetHistoricalFeaturesResponse]
+	ingestArrow           *connect.Client[v1.IngestArrowRequest, v1.IngestArrowResponse]
 }
 
 // WriteFeatures calls featurevault.v1.FeatureService.WriteFeatures.
@@ -94,6 +144,21 @@ func (c *featureServiceClient) GetOnlineFeatures(ctx context.Context, req *conne
 	return c.getOnlineFeatures.CallUnary(ctx, req)
 }
 
+// ReadBatches calls featurevault.v1.FeatureService.ReadBatches.
+func (c *featureServiceClient) ReadBatches(ctx context.Context, req *connect.Request[v1.ReadBatchesRequest]) (*connect.ServerStreamForClient[v1.ReadBatchesResponse], error) {
+	return c.readBatches.CallServerStream(ctx, req)
+}
+
+// GetHistoricalFeatures calls featurevault.v1.FeatureService.GetHistoricalFeatures.
+func (c *featureServiceClient) GetHistoricalFeatures(ctx context.Context, req *connect.Request[v1.GetHistoricalFeaturesRequest]) (*connect.ServerStreamForClient[v1.GetHistoricalFeaturesResponse], error) {
+	return c.getHistoricalFeatures.CallServerStream(ctx, req)
+}
+
+// IngestArrow calls featurevault.v1.FeatureService.IngestArrow.
+func (c *featureServiceClient) IngestArrow(ctx context.Context) *connect.ClientStreamForClient[v1.IngestArrowRequest, v1.IngestArrowResponse] {
+	return c.ingestArrow.CallClientStream(ctx)
+}
+
 // FeatureServiceHandler is an implementation of the featurevault.v1.FeatureService service.
 type FeatureServiceHandler interface {
 	// WriteFeatures writes rows to one view. The request is atomic: either
@@ -102,6 +167,24 @@ type FeatureServiceHandler interface {
 	// GetOnlineFeatures returns the latest row of each entity within the view's
 	// TTL, with a status per value.
 	GetOnlineFeatures(context.Context, *connect.Request[v1.GetOnlineFeaturesRequest]) (*connect.Response[v1.GetOnlineFeaturesResponse], error)
+	// ReadBatches streams the rows of one view as an Arrow IPC stream (see
+	// ReadBatchesResponse): the entity key column, event_timestamp and the
+	// requested fields the caller may read, filtered by event time or taken
+	// as of a point in time. Memory on the server stays flat however many
+	// rows the view holds.
+	ReadBatches(context.Context, *connect.Request[v1.ReadBatchesRequest], *connect.ServerStream[v1.ReadBatchesResponse]) error
+	// GetHistoricalFeatures is the point-in-time join that builds training
+	// sets without label leakage: for each entity row (keys and a timestamp,
+	// sent as Arrow IPC) it returns the latest values with an event time at
+	// or before the row's timestamp and within each view's TTL, from one or
+	// more views, streamed as Arrow IPC in the order of the entity rows.
+	GetHistoricalFeatures(context.Context, *connect.Request[v1.GetHistoricalFeaturesRequest], *connect.ServerStream[v1.GetHistoricalFeaturesResponse]) error
+	// IngestArrow writes a client stream of Arrow IPC to one view. Each
+	// record batch is one atomic commit. Every row is checked; if any is
+	// refused, that batch and every later one are left unwritten (but still
+	// checked), and the call fails with INVALID_ARGUMENT carrying an
+	// IngestArrowResponse detail that lists the refused rows.
+	IngestArrow(context.Context, *connect.ClientStream[v1.IngestArrowRequest]) (*connect.Response[v1.IngestArrowResponse], error)
 }
 
 // NewFeatureServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -124,12 +207,38 @@ func NewFeatureServiceHandler(svc FeatureServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	featureServiceReadBatchesHandler := connect.NewServerStreamHandler(
+		FeatureServiceReadBatchesProcedure,
+		svc.ReadBatches,
+		connect.WithSchema(featureServiceMethods.ByName("ReadBatches")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	featureServiceGetHistoricalFeaturesHandler := connect.NewServerStreamHandler(
+		FeatureServiceGetHistoricalFeaturesProcedure,
+		svc.GetHistoricalFeatures,
+		connect.WithSchema(featureServiceMethods.ByName("GetHistoricalFeatures")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	featureServiceIngestArrowHandler := connect.NewClientStreamHandler(
+		FeatureServiceIngestArrowProcedure,
+		svc.IngestArrow,
+		connect.WithSchema(featureServiceMethods.ByName("IngestArrow")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.FeatureService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case FeatureServiceWriteFeaturesProcedure:
 			featureServiceWriteFeaturesHandler.ServeHTTP(w, r)
 		case FeatureServiceGetOnlineFeaturesProcedure:
 			featureServiceGetOnlineFeaturesHandler.ServeHTTP(w, r)
+		case FeatureServiceReadBatchesProcedure:
+			featureServiceReadBatchesHandler.ServeHTTP(w, r)
+		case FeatureServiceGetHistoricalFeaturesProcedure:
+			featureServiceGetHistoricalFeaturesHandler.ServeHTTP(w, r)
+		case FeatureServiceIngestArrowProcedure:
+			featureServiceIngestArrowHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -145,4 +254,16 @@ func (UnimplementedFeatureServiceHandler) WriteFeatures(context.Context, *connec
 
 func (UnimplementedFeatureServiceHandler) GetOnlineFeatures(context.Context, *connect.Request[v1.GetOnlineFeaturesRequest]) (*connect.Response[v1.GetOnlineFeaturesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.GetOnlineFeatures is not implemented"))
+}
+
+func (UnimplementedFeatureServiceHandler) ReadBatches(context.Context, *connect.Request[v1.ReadBatchesRequest], *connect.ServerStream[v1.ReadBatchesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.ReadBatches is not implemented"))
+}
+
+func (UnimplementedFeatureServiceHandler) GetHistoricalFeatures(context.Context, *connect.Request[v1.GetHistoricalFeaturesRequest], *connect.ServerStream[v1.GetHistoricalFeaturesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.GetHistoricalFeatures is not implemented"))
+}
+
+func (UnimplementedFeatureServiceHandler) IngestArrow(context.Context, *connect.ClientStream[v1.IngestArrowRequest]) (*connect.Response[v1.IngestArrowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.IngestArrow is not implemented"))
 }

@@ -1,0 +1,286 @@
+package arrowio
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/featurevault/featurevault/store"
+)
+
+// Format is a file format of tables.
+type Format string
+
+// The formats ingest reads and export writes (CSV is read only).
+const (
+	FormatArrow   Format = "arrow"   // Arrow IPC: the file format (Feather v2) or a stream
+	FormatParquet Format = "parquet" // Apache Parquet
+	FormatCSV     Format = "csv"     // CSV with a header line; see CSVReader
+)
+
+// ParseFormat reads a --format value; "" and "auto" return "".
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return "", nil
+	case "arrow", "ipc", "feather", "arrows":
+		return FormatArrow, nil
+	case "parquet":
+		return FormatParquet, nil
+	case "csv":
+		return FormatCSV, nil
+	}
+	return "", fmt.Errorf("arrowio: unknown format %q; use arrow, parquet or csv", s)
+}
+
+// DetectFormat names the format of the file at path from its first bytes
+// (Parquet and Arrow have magic numbers), else from its extension.
+func DetectFormat(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte("PAR1")):
+		return FormatParquet, nil
+	case bytes.HasPrefix(head, []byte("ARROW1")), bytes.HasPrefix(head, []byte{0xff, 0xff, 0xff, 0xff}):
+		return FormatArrow, nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return FormatCSV, nil
+	case ".parquet", ".pq":
+		return FormatParquet, nil
+	case ".arrow", ".arrows", ".feather", ".ipc":
+		return FormatArrow, nil
+	}
+	return "", fmt.Errorf("arrowio: cannot tell the format of %s from its content or extension; give --format arrow, parquet or csv", path)
+}
+
+// Source is an opened table file: its record batches and, when the format
+// says, its row count.
+type Source struct {
+	array.RecordReader
+	Format Format
+	// Rows is the number of rows in the file, or -1 when unknown until read.
+	Rows int64
+	// CSV is the CSV reader, for its Problems; nil for other formats.
+	CSV    *CSVReader
+	closer func() error
+}
+
+// Close releases the reader and closes the file.
+func (s *Source) Close() error {
+	s.RecordReader.Release()
+	if s.closer != nil {
+		return s.closer()
+	}
+	return nil
+}
+
+// OpenFile opens a table file of format f (DetectFormat when empty) for
+// ingest into view v (entity e): batches of about batchRows rows, built in
+// mem. CSV cells are parsed by the view's field types; Arrow and Parquet
+// files keep their own schema, which NewDecoder then checks.
+func OpenFile(ctx context.Context, path string, f Format, v store.View, e store.Entity, mem memory.Allocator, batchRows int) (*Source, error) {
+	if f == "" {
+		var err error
+		if f, err = DetectFormat(path); err != nil {
+			return nil, err
+		}
+	}
+	if batchRows <= 0 {
+		batchRows = store.DefaultBatchRows
+	}
+	switch f {
+	case FormatParquet:
+		return openParquet(ctx, path, mem, batchRows)
+	case FormatArrow:
+		return openArrow(path, mem)
+	case FormatCSV:
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		r, err := NewCSVReader(bufio.NewReaderSize(fh, 1<<20), v, e, mem, batchRows)
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		rows := int64(-1)
+		if n, err := countLines(path); err == nil {
+			rows = max(0, n-1)
+		}
+		return &Source{RecordReader: r, Format: FormatCSV, Rows: rows, CSV: r, closer: fh.Close}, nil
+	}
+	return nil, fmt.Errorf("arrowio: unknown format %q; use arrow, parquet or csv", f)
+}
+
+func openParquet(ctx context.Context, path string, mem memory.Allocator, batchRows int) (*Source, error) {
+	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return nil, fmt.Errorf("arrowio: %s is not a readable Parquet file: %w", path, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("arrowio: read the schema of %s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("arrowio: read %s: %w", path, err)
+	}
+	return &Source{RecordReader: rr, Format: FormatParquet, Rows: pf.NumRows(), closer: pf.Close}, nil
+}
+
+func openArrow(path string, mem memory.Allocator) (*Source, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	magic := make([]byte, 6)
+	if _, err := io.ReadFull(fh, magic); err == nil && string(magic) == "ARROW1" {
+		fr, err := ipc.NewFileReader(fh, ipc.WithAllocator(mem))
+		if err != nil {
+			fh.Close()
+			return nil, fmt.Errorf("arrowio: %s is not a readable Arrow IPC file: %w", path, err)
+		}
+		return &Source{RecordReader: &fileRecords{r: fr}, Format: FormatArrow, Rows: -1, closer: fh.Close}, nil
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	r, err := ipc.NewReader(bufio.NewReaderSize(fh, 1<<20), ipc.WithAllocator(mem))
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("arrowio: %s is not a readable Arrow IPC stream or file: %w", path, err)
+	}
+	return &Source{RecordReader: r, Format: FormatArrow, Rows: -1, closer: fh.Close}, nil
+}
+
+// fileRecords reads the record batches of an IPC file in order.
+type fileRecords struct {
+	r   *ipc.FileReader
+	i   int
+	cur arrow.RecordBatch
+	err error
+}
+
+func (f *fileRecords) Schema() *arrow.Schema { return f.r.Schema() }
+func (f *fileRecords) Next() bool {
+	if f.cur != nil {
+		f.cur.Release()
+		f.cur = nil
+	}
+	if f.err != nil || f.i >= f.r.NumRecords() {
+		return false
+	}
+	f.cur, f.err = f.r.RecordBatch(f.i)
+	f.i++
+	return f.err == nil
+}
+func (f *fileRecords) RecordBatch() arrow.RecordBatch { return f.cur }
+func (f *fileRecords) Record() arrow.RecordBatch      { return f.cur }
+func (f *fileRecords) Err() error                     { return f.err }
+func (f *fileRecords) Retain()                        {}
+func (f *fileRecords) Release() {
+	if f.cur != nil {
+		f.cur.Release()
+		f.cur = nil
+	}
+	f.r.Close()
+}
+
+func countLines(path string) (int64, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer fh.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	last := byte('\n')
+	for {
+		k, err := fh.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
+}
+
+// RecordWriter writes record batches of one schema to a file.
+type RecordWriter interface {
+	Write(arrow.RecordBatch) error
+	Close() error
+}
+
+// ParquetRowGroupRows is the largest row group export writes.
+const ParquetRowGroupRows = 64 * 1024
+
+// NewFileWriter returns a writer of record batches of schema to w in
+// format f: an Arrow IPC file (Feather v2, readable by
+// pyarrow.feather.read_table and pyarrow.ipc.open_file), or Parquet
+// (Snappy-compressed, format 2.6 so nanosecond timestamps survive, with the
+// Arrow schema stored so readers get the same types and metadata back).
+// Close finishes the file but does not close w (the Parquet writer would:
+// it only sees w without its Close method).
+func NewFileWriter(w io.Writer, f Format, schema *arrow.Schema, mem memory.Allocator) (RecordWriter, error) {
+	switch f {
+	case FormatArrow:
+		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+		if err != nil {
+			return nil, fmt.Errorf("arrowio: start Arrow file: %w", err)
+		}
+		return fw, nil
+	case FormatParquet:
+		props := parquet.NewWriterProperties(
+			parquet.WithAllocator(mem),
+			parquet.WithCompression(compress.Codecs.Snappy),
+			parquet.WithVersion(parquet.V2_LATEST),
+			parquet.WithMaxRowGroupLength(ParquetRowGroupRows),
+		)
+		pw, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+		if err != nil {
+			return nil, fmt.Errorf("arrowio: start Parquet file: %w", err)
+		}
+		return &parquetWriter{pw}, nil
+	}
+	return nil, fmt.Errorf("arrowio: cannot write format %q; use arrow or parquet", f)
+}
+
+// parquetWriter buffers batches into row groups of ParquetRowGroupRows.
+type parquetWriter struct{ w *pqarrow.FileWriter }
+
+func (p *parquetWriter) Write(rec arrow.RecordBatch) error { return p.w.WriteBuffered(rec) }
+func (p *parquetWriter) Close() error                      { return p.w.Close() }

@@ -1,0 +1,72 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/featurevault/featurevault/policy"
+)
+
+// principalKey carries the authenticated principal in a request context.
+type principalKey struct{}
+
+// PrincipalFrom returns the principal the request authenticated as.
+func PrincipalFrom(ctx context.Context) (policy.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(policy.Principal)
+	return p, ok
+}
+
+// authInterceptor authenticates every call (unary and streaming) with the
+// bearer token in its Authorization header, then applies the principal's
+// rate limit. Nothing reaches a handler unauthenticated.
+type authInterceptor struct {
+	policy  *policy.Engine
+	limiter *limiter
+}
+
+func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		ctx, err := a.authenticate(ctx, req.Header())
+		if err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		ctx, err := a.authenticate(ctx, conn.RequestHeader())
+		if err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+func (a *authInterceptor) authenticate(ctx context.Context, h http.Header) (context.Context, error) {
+	auth := h.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || token == "" {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("no bearer token: send `Authorization: Bearer <token>` (the CLI takes --token or FEATUREVAULT_TOKEN)"))
+	}
+	p, err := a.policy.Authenticate(strings.TrimSpace(token))
+	if err != nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("the bearer token is not valid: it is unknown, expired or revoked"))
+	}
+	if err := a.limiter.allow(p.Name); err != nil {
+		return nil, err
+	}
+	return context.WithValue(ctx, principalKey{}, p), nil
+}
