@@ -148,6 +148,7 @@ func TestNewDecoderListsEverySchemaProblem(t *testing.T) {
 		{Name: "height", Type: arrow.PrimitiveTypes.Float64},
 		{Name: "embedding", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64)},
 		{Name: "income", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "__index_level_0__", Type: arrow.PrimitiveTypes.Int64}, // pandas' index: ignored
 	}, nil)
 	_, err := arrowio.NewDecoder(schema, v, e)
 	var se *arrowio.SchemaError

@@ -15,6 +15,7 @@ import (
 	"github.com/featurevault/featurevault/audit"
 	"github.com/featurevault/featurevault/kv"
 	"github.com/featurevault/featurevault/policy"
+	"github.com/featurevault/featurevault/privacy"
 	"github.com/featurevault/featurevault/store"
 )
 
@@ -28,6 +29,8 @@ type Backend struct {
 	Store  *store.Store
 	Policy *policy.Engine
 	Audit  *audit.Log
+	// Ledger holds each principal's differential-privacy budget.
+	Ledger *privacy.Ledger
 	// AdminTokenPath is set when this start created the bootstrap admin
 	// token (first start only).
 	AdminTokenPath string
@@ -96,7 +99,11 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 			return nil, err
 		}
 	}
-	b.Policy, b.Audit = pol, alog
+	ledger, err := privacy.NewLedger(st.KV(), privacy.PerPrincipal)
+	if err != nil {
+		return nil, err
+	}
+	b.Policy, b.Audit, b.Ledger = pol, alog, ledger
 	token, err := pol.EnsureBootstrapAdmin()
 	if err != nil {
 		return nil, err

@@ -2,11 +2,14 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"connectrpc.com/connect"
 
+	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/policy"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/store"
 )
@@ -29,18 +32,40 @@ const (
 // request, before touching data, with the fields the request names (every
 // field of the view when it names none), and uses only what it allows: a
 // denied column never reaches a record batch, an export or the store.
-// Reads leave denied columns out and report them (denied_features); writes
-// refuse the request if any column is denied.
+// Reads leave denied columns out and report them (denied_features), or fail
+// as a whole in strict mode; writes refuse the request if any column is
+// denied.
 //
-// allowed must keep the order of requested; denied lists the rest. An
-// error fails the request as it is (a Connect error, e.g.
-// CodePermissionDenied in strict mode, CodeUnauthenticated).
-//
-// Today it allows every requested column. The policy layer replaces this
-// body with the decision for the principal, purpose and environment of the
-// request (ctx and hdr: see DESIGN.md, "Access policy").
+// The decision is recorded in the audit log here, before any data moves:
+// a stream cannot take back batches already sent, so the log must hold
+// the access first (fail closed). recordAccess adds the outcome.
 func (h *featureHandler) allowedColumns(ctx context.Context, hdr http.Header, view, action string, requested []string) (allowed, denied []string, err error) {
-	return requested, nil, nil
+	c, err := h.srv.callerOf(ctx, hdr, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	act := policy.Action(action)
+	cd, err := h.srv.decideColumns(ctx, c, view, requested, act)
+	procedure := procedureOf(ctx)
+	if err != nil {
+		return nil, nil, h.srv.record(ctx, c, procedure, audit.Record{Action: action, View: view}, toConnect(h.log, procedure, err))
+	}
+	rec := audit.Record{Action: action, View: view, Allowed: cd.allowed, Denied: cd.denied, Rule: cd.rule()}
+	if len(cd.denied) > 0 && (act == policy.ActionWrite || c.strict) {
+		return nil, nil, h.srv.record(ctx, c, procedure, rec, deniedError(act, view, cd.denied))
+	}
+	if err := h.srv.record(ctx, c, procedure, rec, nil); err != nil {
+		return nil, nil, err
+	}
+	return cd.allowed, cd.denied, nil
+}
+
+// procedureOf names the RPC being served, for audit records.
+func procedureOf(ctx context.Context) string {
+	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
+		return ci.Spec().Procedure
+	}
+	return ""
 }
 
 // access describes what one Arrow handler call did with one view, for the
@@ -57,12 +82,24 @@ type access struct {
 }
 
 // recordAccess is called at the end of every Arrow handler call, once per
-// view the call touched, successful or not. What it returns is what the
-// handler returns, so an audit log that cannot be written can fail the call
-// (fail closed). Today it returns a.Err: the audit layer replaces its body
-// with an append to the audit log.
+// view the call touched, successful or not. The access itself was recorded
+// by allowedColumns before any data moved; this adds the outcome (rows and
+// entities, or the error). If that record cannot be written the call has
+// already happened, so the failure is logged and the call's own outcome
+// returned.
 func (h *featureHandler) recordAccess(ctx context.Context, hdr http.Header, a access) error {
-	return a.Err
+	c, err := h.srv.callerOf(ctx, hdr, "")
+	if err != nil {
+		return a.Err
+	}
+	rec := audit.Record{Action: a.Action + ":done", View: a.View, Allowed: a.Allowed, Denied: a.Denied, Entities: int(a.Entities), Detail: fmt.Sprintf("%d rows", a.Rows)}
+	if a.Err != nil {
+		return h.srv.recordFailure(ctx, c, a.Procedure, rec, toConnect(h.log, a.Procedure, a.Err))
+	}
+	if err := h.srv.record(ctx, c, a.Procedure, rec, nil); err != nil {
+		h.log.Error("could not record the outcome of a served call", "procedure", a.Procedure)
+	}
+	return nil
 }
 
 // arrow returns the handler of the Arrow calls, wired to this handler's

@@ -18,10 +18,9 @@ import (
 
 // featureHandler implements FeatureService over the store.
 type featureHandler struct {
-	featurevaultv1connect.UnimplementedFeatureServiceHandler // TEMP until batch handlers land
-	srv                                                      *Server
-	store                                                    *store.Store
-	log                                                      *slog.Logger
+	srv   *Server
+	store *store.Store
+	log   *slog.Logger
 }
 
 var _ featurevaultv1connect.FeatureServiceHandler = (*featureHandler)(nil)

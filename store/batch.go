@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/featurevault/featurevault/keys"
 )
 
 // Batch is a block of decrypted rows of one view, filled by Scanner.Next
@@ -21,13 +23,14 @@ import (
 // of the wrong type for the field, or of a NULL value, panic, like an
 // out-of-range index: check Fields()[j].Type and IsNull first.
 type Batch struct {
-	fields  []Field
-	n       int
-	keys    []string
-	events  []int64
-	created []int64
-	found   []bool
-	cells   [][]byte // n*len(fields), row-major; nil: NULL
+	fields   []Field
+	n        int
+	keys     []string
+	subjects []keys.BlindIndex
+	events   []int64
+	created  []int64
+	found    []bool
+	cells    [][]byte // n*len(fields), row-major; nil: NULL
 }
 
 // Len returns the number of rows.
@@ -39,6 +42,10 @@ func (b *Batch) Fields() []Field { return b.fields }
 // EntityKey returns the raw (canonical) entity key of row i, decrypted
 // from its subject record.
 func (b *Batch) EntityKey(i int) string { return b.keys[i] }
+
+// Subject returns row i's blind index: the pseudonymous name of its
+// subject, the same for every row of one entity key in this view's entity.
+func (b *Batch) Subject(i int) keys.BlindIndex { return b.subjects[i] }
 
 // EventNanos returns the event time of row i in Unix nanoseconds.
 func (b *Batch) EventNanos(i int) int64 { return b.events[i] }
@@ -111,6 +118,7 @@ func (b *Batch) Value(i, j int) any {
 func (b *Batch) reset(n int) {
 	b.n = n
 	b.keys = resize(b.keys, n)
+	b.subjects = resize(b.subjects, n)
 	b.events = resize(b.events, n)
 	b.created = resize(b.created, n)
 	b.found = resize(b.found, n)

@@ -200,6 +200,7 @@ func (h *historical) decrypt(b *Batch, entityKeys []string, pos []int) error {
 			dst[r] = i
 		}
 		b.found[i] = true
+		b.subjects[i] = h.raw.bis[r]
 		b.events[i], b.created[i] = h.raw.events[r], h.raw.created[r]
 	}
 	job := decryptJob{v: h.v, pos: pos, raw: &h.raw, aeads: aeads, dst: dst, cells: b.cells}

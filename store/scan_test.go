@@ -324,3 +324,36 @@ func TestScanAndHistoryCatchTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestScanSkipEntityKeysGivesSubjectsOnly(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := []store.Row{{EntityKey: "a", EventTime: at, Values: map[string]any{"age": int64(1)}}, {EntityKey: "a", EventTime: at.Add(time.Hour)}}
+	if _, err := s.Write(t.Context(), "profile", rows); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Keyring().BlindIndex("customer", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.Scan(t.Context(), "profile", store.ScanOptions{SkipEntityKeys: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	n := 0
+	for sc.Next() {
+		b := sc.Batch()
+		for i := range b.Len() {
+			n++
+			if b.EntityKey(i) != "" || b.Subject(i) != want {
+				t.Errorf("row %d: key %q, subject %s; want no key and subject %s", i, b.EntityKey(i), b.Subject(i), want)
+			}
+		}
+	}
+	if sc.Err() != nil || n != 2 {
+		t.Errorf("%d rows, err %v; want 2", n, sc.Err())
+	}
+}

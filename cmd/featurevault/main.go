@@ -24,6 +24,9 @@
 //	featurevault role assign|unassign PRINCIPAL ROLE    roles, and roles inheriting roles
 //	featurevault policy grant|revoke|list|explain       column access rules
 //	featurevault audit tail|verify|export               the hash-chained audit log
+//	featurevault keys status|rotate|rewrap|retire       the key lifecycle (and rotate-root, rotate-subject)
+//	featurevault erase --entity E --key K [--suppress]  crypto-shred data subjects (--file for many)
+//	featurevault subject export|restrict|unrestrict     data subjects' access and opt-out requests
 //
 // Errors are printed as "featurevault: <message>" on standard error and
 // the exit status is 1.

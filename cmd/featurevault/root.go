@@ -105,9 +105,17 @@ FEATUREVAULT_PURPOSE.`,
 		newRoleCmd(c),
 		newPolicyCmd(c),
 		newAuditCmd(c),
+		newKeysCmd(c),
+		newEraseCmd(c),
+		newSubjectCmd(c),
+		newQueryCmd(c),
+		newBudgetCmd(c),
 	)
 	return root
 }
+
+// adminClient is the AdminService client the commands use.
+type adminClient = featurevaultv1connect.AdminServiceClient
 
 // baseURL checks --server and returns it without a trailing slash.
 func (c *client) baseURL() (string, error) {

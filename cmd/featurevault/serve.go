@@ -7,10 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/featurevault/featurevault/keys"
+	"github.com/featurevault/featurevault/keys/kmsclient"
 	"github.com/featurevault/featurevault/rpc"
 	"github.com/featurevault/featurevault/store"
 )
@@ -29,6 +34,7 @@ type serveConfig struct {
 	rateBurst       int
 	logFormat       string
 	logLevel        string
+	kekRotation     time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -45,7 +51,15 @@ Plaintext HTTP is served only on a loopback address; elsewhere give
 service mesh) encrypts the traffic.
 
 The default KMS is a key file in DIR/kms/root.json: it is for development
-only. In production pass --kms with the URI of a real KMS key.`,
+only. In production pass --kms with the URI of a real KMS key:
+hcvault://HOST:PORT/transit/keys/NAME (Vault or OpenBao transit; VAULT_TOKEN,
+and VAULT_ADDR for an http:// dev server), aws-kms://arn:aws:kms:... (the AWS
+SDK's credentials) or gcp-kms://projects/... (Application Default
+Credentials). If the KMS cannot be reached at start, serve says so and
+changes nothing.
+
+--kek-rotation runs the key lifecycle on a schedule; the shred horizon is
+then at most twice the period (docs/shred-horizon.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -64,6 +78,7 @@ only. In production pass --kms with the URI of a real KMS key.`,
 	f.IntVar(&cfg.rateBurst, "rate-burst", 2000, "requests a principal may make in a burst above --rate-limit")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on standard error: text or json")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
+	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
 	return cmd
 }
 
@@ -86,7 +101,18 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		return err
 	}
 
-	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithLogger(logger), logger)
+	if cfg.kekRotation < 0 || (cfg.kekRotation > 0 && cfg.kekRotation < time.Second) {
+		return fmt.Errorf("--kek-rotation %s: give a period of at least 1s (e.g. 720h), or 0 to turn it off", cfg.kekRotation)
+	}
+	kc, err := kmsclient.For(ctx, cfg.kms, os.Getenv)
+	if err != nil {
+		return err
+	}
+	ko := keys.DefaultOptions()
+	if kc != nil {
+		ko = ko.WithKMSClient(kc)
+	}
+	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
 	if err != nil {
 		return err
 	}
@@ -95,6 +121,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
+	if cfg.kekRotation > 0 {
+		rctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { backend.RunKEKRotation(rctx, cfg.kekRotation, logger) })
+		defer func() { stop(); wg.Wait() }() // before the backend closes
+	}
 	if backend.AdminTokenPath != "" {
 		fmt.Fprintf(stdout, "bootstrap admin token written to %s (mode 0600); client commands beside this server read it\n", backend.AdminTokenPath)
 	}

@@ -1612,6 +1612,2113 @@ func (x *VerifyAuditResponse) GetOk() bool {
 	return false
 }
 
+type GetKeyStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyStatusRequest) Reset() {
+	*x = GetKeyStatusRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyStatusRequest) ProtoMessage() {}
+
+func (x *GetKeyStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetKeyStatusRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{33}
+}
+
+// KEKVersion is one version (Tink key ID) of the KEK and what it wraps.
+type KEKVersion struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Primary bool                   `protobuf:"varint,2,opt,name=primary,proto3" json:"primary,omitempty"`
+	// Created is unset when unknown (a keystore made before versions were dated).
+	Created        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created,proto3" json:"created,omitempty"`
+	SubjectKeys    int64                  `protobuf:"varint,4,opt,name=subject_keys,json=subjectKeys,proto3" json:"subject_keys,omitempty"`
+	ServiceKeysets int64                  `protobuf:"varint,5,opt,name=service_keysets,json=serviceKeysets,proto3" json:"service_keysets,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *KEKVersion) Reset() {
+	*x = KEKVersion{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KEKVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KEKVersion) ProtoMessage() {}
+
+func (x *KEKVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KEKVersion.ProtoReflect.Descriptor instead.
+func (*KEKVersion) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *KEKVersion) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *KEKVersion) GetPrimary() bool {
+	if x != nil {
+		return x.Primary
+	}
+	return false
+}
+
+func (x *KEKVersion) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *KEKVersion) GetSubjectKeys() int64 {
+	if x != nil {
+		return x.SubjectKeys
+	}
+	return 0
+}
+
+func (x *KEKVersion) GetServiceKeysets() int64 {
+	if x != nil {
+		return x.ServiceKeysets
+	}
+	return 0
+}
+
+type RetiredKEKVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Retired       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=retired,proto3" json:"retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetiredKEKVersion) Reset() {
+	*x = RetiredKEKVersion{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetiredKEKVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetiredKEKVersion) ProtoMessage() {}
+
+func (x *RetiredKEKVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetiredKEKVersion.ProtoReflect.Descriptor instead.
+func (*RetiredKEKVersion) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RetiredKEKVersion) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RetiredKEKVersion) GetRetired() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Retired
+	}
+	return nil
+}
+
+// RewrapCursor is where an unfinished rewrap stands.
+type RewrapCursor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        uint32                 `protobuf:"varint,1,opt,name=target,proto3" json:"target,omitempty"`
+	Done          int64                  `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	Started       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started,proto3" json:"started,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewrapCursor) Reset() {
+	*x = RewrapCursor{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapCursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapCursor) ProtoMessage() {}
+
+func (x *RewrapCursor) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapCursor.ProtoReflect.Descriptor instead.
+func (*RewrapCursor) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RewrapCursor) GetTarget() uint32 {
+	if x != nil {
+		return x.Target
+	}
+	return 0
+}
+
+func (x *RewrapCursor) GetDone() int64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *RewrapCursor) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+type GetKeyStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Kms is the URI of the root key.
+	Kms string `protobuf:"bytes,1,opt,name=kms,proto3" json:"kms,omitempty"`
+	// RootVersion names the root version wrapping the KEK when the KMS says
+	// (a key ID in hex for local://, "vN" for Vault transit).
+	RootVersion string `protobuf:"bytes,2,opt,name=root_version,json=rootVersion,proto3" json:"root_version,omitempty"`
+	// RootVersions counts the versions in a local root file (0: not local).
+	RootVersions int32                  `protobuf:"varint,3,opt,name=root_versions,json=rootVersions,proto3" json:"root_versions,omitempty"`
+	RootRotated  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=root_rotated,json=rootRotated,proto3" json:"root_rotated,omitempty"`
+	// Versions lists the KEK versions, primary first.
+	Versions    []*KEKVersion        `protobuf:"bytes,5,rep,name=versions,proto3" json:"versions,omitempty"`
+	Retired     []*RetiredKEKVersion `protobuf:"bytes,6,rep,name=retired,proto3" json:"retired,omitempty"`
+	SubjectKeys int64                `protobuf:"varint,7,opt,name=subject_keys,json=subjectKeys,proto3" json:"subject_keys,omitempty"`
+	// Unattributed counts stored keys wrapped by no version in the KEK.
+	Unattributed  int64                  `protobuf:"varint,8,opt,name=unattributed,proto3" json:"unattributed,omitempty"`
+	Rewrap        *RewrapCursor          `protobuf:"bytes,9,opt,name=rewrap,proto3" json:"rewrap,omitempty"`
+	LastRewrap    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_rewrap,json=lastRewrap,proto3" json:"last_rewrap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyStatusResponse) Reset() {
+	*x = GetKeyStatusResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyStatusResponse) ProtoMessage() {}
+
+func (x *GetKeyStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetKeyStatusResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetKeyStatusResponse) GetKms() string {
+	if x != nil {
+		return x.Kms
+	}
+	return ""
+}
+
+func (x *GetKeyStatusResponse) GetRootVersion() string {
+	if x != nil {
+		return x.RootVersion
+	}
+	return ""
+}
+
+func (x *GetKeyStatusResponse) GetRootVersions() int32 {
+	if x != nil {
+		return x.RootVersions
+	}
+	return 0
+}
+
+func (x *GetKeyStatusResponse) GetRootRotated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RootRotated
+	}
+	return nil
+}
+
+func (x *GetKeyStatusResponse) GetVersions() []*KEKVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *GetKeyStatusResponse) GetRetired() []*RetiredKEKVersion {
+	if x != nil {
+		return x.Retired
+	}
+	return nil
+}
+
+func (x *GetKeyStatusResponse) GetSubjectKeys() int64 {
+	if x != nil {
+		return x.SubjectKeys
+	}
+	return 0
+}
+
+func (x *GetKeyStatusResponse) GetUnattributed() int64 {
+	if x != nil {
+		return x.Unattributed
+	}
+	return 0
+}
+
+func (x *GetKeyStatusResponse) GetRewrap() *RewrapCursor {
+	if x != nil {
+		return x.Rewrap
+	}
+	return nil
+}
+
+func (x *GetKeyStatusResponse) GetLastRewrap() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastRewrap
+	}
+	return nil
+}
+
+type RotateKEKRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKEKRequest) Reset() {
+	*x = RotateKEKRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKEKRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKEKRequest) ProtoMessage() {}
+
+func (x *RotateKEKRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKEKRequest.ProtoReflect.Descriptor instead.
+func (*RotateKEKRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{38}
+}
+
+type RotateKEKResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *KEKVersion            `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Previous      uint32                 `protobuf:"varint,2,opt,name=previous,proto3" json:"previous,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKEKResponse) Reset() {
+	*x = RotateKEKResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKEKResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKEKResponse) ProtoMessage() {}
+
+func (x *RotateKEKResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKEKResponse.ProtoReflect.Descriptor instead.
+func (*RotateKEKResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RotateKEKResponse) GetVersion() *KEKVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *RotateKEKResponse) GetPrevious() uint32 {
+	if x != nil {
+		return x.Previous
+	}
+	return 0
+}
+
+type RotateRootRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	DestroyPrevious bool                   `protobuf:"varint,1,opt,name=destroy_previous,json=destroyPrevious,proto3" json:"destroy_previous,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RotateRootRequest) Reset() {
+	*x = RotateRootRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateRootRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRootRequest) ProtoMessage() {}
+
+func (x *RotateRootRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRootRequest.ProtoReflect.Descriptor instead.
+func (*RotateRootRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RotateRootRequest) GetDestroyPrevious() bool {
+	if x != nil {
+		return x.DestroyPrevious
+	}
+	return false
+}
+
+// RootRotation says what a root rotation did.
+type RootRotation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Local         bool                   `protobuf:"varint,1,opt,name=local,proto3" json:"local,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Destroyed     int32                  `protobuf:"varint,3,opt,name=destroyed,proto3" json:"destroyed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RootRotation) Reset() {
+	*x = RootRotation{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RootRotation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RootRotation) ProtoMessage() {}
+
+func (x *RootRotation) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RootRotation.ProtoReflect.Descriptor instead.
+func (*RootRotation) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RootRotation) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
+}
+
+func (x *RootRotation) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *RootRotation) GetDestroyed() int32 {
+	if x != nil {
+		return x.Destroyed
+	}
+	return 0
+}
+
+type RotateRootResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rotation      *RootRotation          `protobuf:"bytes,1,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateRootResponse) Reset() {
+	*x = RotateRootResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateRootResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRootResponse) ProtoMessage() {}
+
+func (x *RotateRootResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRootResponse.ProtoReflect.Descriptor instead.
+func (*RotateRootResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RotateRootResponse) GetRotation() *RootRotation {
+	if x != nil {
+		return x.Rotation
+	}
+	return nil
+}
+
+type RewrapKeysRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BatchSize is the number of keys per atomic write (default 512).
+	BatchSize     int32 `protobuf:"varint,1,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewrapKeysRequest) Reset() {
+	*x = RewrapKeysRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapKeysRequest) ProtoMessage() {}
+
+func (x *RewrapKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapKeysRequest.ProtoReflect.Descriptor instead.
+func (*RewrapKeysRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RewrapKeysRequest) GetBatchSize() int32 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
+// RewrapKeysResponse is one progress report; the last has finished set.
+type RewrapKeysResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Target         uint32                 `protobuf:"varint,1,opt,name=target,proto3" json:"target,omitempty"`
+	Total          int64                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	Done           int64                  `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	Gone           int64                  `protobuf:"varint,4,opt,name=gone,proto3" json:"gone,omitempty"`
+	Failed         int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	Resumed        bool                   `protobuf:"varint,6,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	ElapsedSeconds float64                `protobuf:"fixed64,7,opt,name=elapsed_seconds,json=elapsedSeconds,proto3" json:"elapsed_seconds,omitempty"`
+	Finished       bool                   `protobuf:"varint,8,opt,name=finished,proto3" json:"finished,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RewrapKeysResponse) Reset() {
+	*x = RewrapKeysResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapKeysResponse) ProtoMessage() {}
+
+func (x *RewrapKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapKeysResponse.ProtoReflect.Descriptor instead.
+func (*RewrapKeysResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RewrapKeysResponse) GetTarget() uint32 {
+	if x != nil {
+		return x.Target
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetDone() int64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetGone() int64 {
+	if x != nil {
+		return x.Gone
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetResumed() bool {
+	if x != nil {
+		return x.Resumed
+	}
+	return false
+}
+
+func (x *RewrapKeysResponse) GetElapsedSeconds() float64 {
+	if x != nil {
+		return x.ElapsedSeconds
+	}
+	return 0
+}
+
+func (x *RewrapKeysResponse) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
+type RetireKEKRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireKEKRequest) Reset() {
+	*x = RetireKEKRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKEKRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKEKRequest) ProtoMessage() {}
+
+func (x *RetireKEKRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKEKRequest.ProtoReflect.Descriptor instead.
+func (*RetireKEKRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RetireKEKRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type RetireKEKResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Version        uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	AlreadyRetired bool                   `protobuf:"varint,2,opt,name=already_retired,json=alreadyRetired,proto3" json:"already_retired,omitempty"`
+	Root           *RootRotation          `protobuf:"bytes,3,opt,name=root,proto3" json:"root,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RetireKEKResponse) Reset() {
+	*x = RetireKEKResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKEKResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKEKResponse) ProtoMessage() {}
+
+func (x *RetireKEKResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKEKResponse.ProtoReflect.Descriptor instead.
+func (*RetireKEKResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RetireKEKResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RetireKEKResponse) GetAlreadyRetired() bool {
+	if x != nil {
+		return x.AlreadyRetired
+	}
+	return false
+}
+
+func (x *RetireKEKResponse) GetRoot() *RootRotation {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+type RotateSubjectKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSubjectKeyRequest) Reset() {
+	*x = RotateSubjectKeyRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSubjectKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSubjectKeyRequest) ProtoMessage() {}
+
+func (x *RotateSubjectKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSubjectKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSubjectKeyRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RotateSubjectKeyRequest) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *RotateSubjectKeyRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type RotateSubjectKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BlindIndex    string                 `protobuf:"bytes,1,opt,name=blind_index,json=blindIndex,proto3" json:"blind_index,omitempty"`
+	Rows          int64                  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	Views         []string               `protobuf:"bytes,3,rep,name=views,proto3" json:"views,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSubjectKeyResponse) Reset() {
+	*x = RotateSubjectKeyResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSubjectKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSubjectKeyResponse) ProtoMessage() {}
+
+func (x *RotateSubjectKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSubjectKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSubjectKeyResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *RotateSubjectKeyResponse) GetBlindIndex() string {
+	if x != nil {
+		return x.BlindIndex
+	}
+	return ""
+}
+
+func (x *RotateSubjectKeyResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *RotateSubjectKeyResponse) GetViews() []string {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
+type EraseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Entity string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	// Keys are the raw entity keys to erase (at most 10,000).
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	Suppress      bool     `protobuf:"varint,3,opt,name=suppress,proto3" json:"suppress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseRequest) Reset() {
+	*x = EraseRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseRequest) ProtoMessage() {}
+
+func (x *EraseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseRequest.ProtoReflect.Descriptor instead.
+func (*EraseRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *EraseRequest) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *EraseRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *EraseRequest) GetSuppress() bool {
+	if x != nil {
+		return x.Suppress
+	}
+	return false
+}
+
+// ErasureReceipt says what was destroyed for one subject, named by blind
+// index only; audit_seq is the receipt's record in the audit log.
+type ErasureReceipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BlindIndex    string                 `protobuf:"bytes,1,opt,name=blind_index,json=blindIndex,proto3" json:"blind_index,omitempty"`
+	KeyDestroyed  bool                   `protobuf:"varint,2,opt,name=key_destroyed,json=keyDestroyed,proto3" json:"key_destroyed,omitempty"`
+	RecordDeleted bool                   `protobuf:"varint,3,opt,name=record_deleted,json=recordDeleted,proto3" json:"record_deleted,omitempty"`
+	Rows          int64                  `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	Views         []string               `protobuf:"bytes,5,rep,name=views,proto3" json:"views,omitempty"`
+	Suppressed    bool                   `protobuf:"varint,6,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	ErasedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
+	AuditSeq      uint64                 `protobuf:"varint,8,opt,name=audit_seq,json=auditSeq,proto3" json:"audit_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasureReceipt) Reset() {
+	*x = ErasureReceipt{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasureReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasureReceipt) ProtoMessage() {}
+
+func (x *ErasureReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasureReceipt.ProtoReflect.Descriptor instead.
+func (*ErasureReceipt) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ErasureReceipt) GetBlindIndex() string {
+	if x != nil {
+		return x.BlindIndex
+	}
+	return ""
+}
+
+func (x *ErasureReceipt) GetKeyDestroyed() bool {
+	if x != nil {
+		return x.KeyDestroyed
+	}
+	return false
+}
+
+func (x *ErasureReceipt) GetRecordDeleted() bool {
+	if x != nil {
+		return x.RecordDeleted
+	}
+	return false
+}
+
+func (x *ErasureReceipt) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ErasureReceipt) GetViews() []string {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
+func (x *ErasureReceipt) GetSuppressed() bool {
+	if x != nil {
+		return x.Suppressed
+	}
+	return false
+}
+
+func (x *ErasureReceipt) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
+	}
+	return nil
+}
+
+func (x *ErasureReceipt) GetAuditSeq() uint64 {
+	if x != nil {
+		return x.AuditSeq
+	}
+	return 0
+}
+
+type EraseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Receipts are in the order of the request's keys.
+	Receipts      []*ErasureReceipt `protobuf:"bytes,1,rep,name=receipts,proto3" json:"receipts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseResponse) Reset() {
+	*x = EraseResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseResponse) ProtoMessage() {}
+
+func (x *EraseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseResponse.ProtoReflect.Descriptor instead.
+func (*EraseResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *EraseResponse) GetReceipts() []*ErasureReceipt {
+	if x != nil {
+		return x.Receipts
+	}
+	return nil
+}
+
+type ExportSubjectRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Entity string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// AllRows exports every stored row, not only each view's latest.
+	AllRows       bool `protobuf:"varint,3,opt,name=all_rows,json=allRows,proto3" json:"all_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSubjectRequest) Reset() {
+	*x = ExportSubjectRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSubjectRequest) ProtoMessage() {}
+
+func (x *ExportSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSubjectRequest.ProtoReflect.Descriptor instead.
+func (*ExportSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ExportSubjectRequest) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *ExportSubjectRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ExportSubjectRequest) GetAllRows() bool {
+	if x != nil {
+		return x.AllRows
+	}
+	return false
+}
+
+type SubjectRow struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	EventTime   *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	CreatedTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
+	// Expired is true when the row is older than the view's TTL.
+	Expired bool `protobuf:"varint,3,opt,name=expired,proto3" json:"expired,omitempty"`
+	// Values has one per field of the view; a Value with no kind is NULL.
+	Values        []*Value `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectRow) Reset() {
+	*x = SubjectRow{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectRow) ProtoMessage() {}
+
+func (x *SubjectRow) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectRow.ProtoReflect.Descriptor instead.
+func (*SubjectRow) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *SubjectRow) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *SubjectRow) GetCreatedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedTime
+	}
+	return nil
+}
+
+func (x *SubjectRow) GetExpired() bool {
+	if x != nil {
+		return x.Expired
+	}
+	return false
+}
+
+func (x *SubjectRow) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type SubjectViewRows struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	View          string                 `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	Fields        []*Field               `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Rows          []*SubjectRow          `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectViewRows) Reset() {
+	*x = SubjectViewRows{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectViewRows) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectViewRows) ProtoMessage() {}
+
+func (x *SubjectViewRows) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectViewRows.ProtoReflect.Descriptor instead.
+func (*SubjectViewRows) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *SubjectViewRows) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *SubjectViewRows) GetFields() []*Field {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *SubjectViewRows) GetRows() []*SubjectRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+type SubjectRestriction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Purpose       string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectRestriction) Reset() {
+	*x = SubjectRestriction{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectRestriction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectRestriction) ProtoMessage() {}
+
+func (x *SubjectRestriction) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectRestriction.ProtoReflect.Descriptor instead.
+func (*SubjectRestriction) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SubjectRestriction) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *SubjectRestriction) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+type ExportSubjectResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	EntityKey     string                 `protobuf:"bytes,2,opt,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty"`
+	BlindIndex    string                 `protobuf:"bytes,3,opt,name=blind_index,json=blindIndex,proto3" json:"blind_index,omitempty"`
+	Views         []*SubjectViewRows     `protobuf:"bytes,4,rep,name=views,proto3" json:"views,omitempty"`
+	Restrictions  []*SubjectRestriction  `protobuf:"bytes,5,rep,name=restrictions,proto3" json:"restrictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSubjectResponse) Reset() {
+	*x = ExportSubjectResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSubjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSubjectResponse) ProtoMessage() {}
+
+func (x *ExportSubjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSubjectResponse.ProtoReflect.Descriptor instead.
+func (*ExportSubjectResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ExportSubjectResponse) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *ExportSubjectResponse) GetEntityKey() string {
+	if x != nil {
+		return x.EntityKey
+	}
+	return ""
+}
+
+func (x *ExportSubjectResponse) GetBlindIndex() string {
+	if x != nil {
+		return x.BlindIndex
+	}
+	return ""
+}
+
+func (x *ExportSubjectResponse) GetViews() []*SubjectViewRows {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
+func (x *ExportSubjectResponse) GetRestrictions() []*SubjectRestriction {
+	if x != nil {
+		return x.Restrictions
+	}
+	return nil
+}
+
+type RestrictSubjectRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestrictSubjectRequest) Reset() {
+	*x = RestrictSubjectRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestrictSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestrictSubjectRequest) ProtoMessage() {}
+
+func (x *RestrictSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestrictSubjectRequest.ProtoReflect.Descriptor instead.
+func (*RestrictSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *RestrictSubjectRequest) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *RestrictSubjectRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *RestrictSubjectRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type RestrictSubjectResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	BlindIndex string                 `protobuf:"bytes,1,opt,name=blind_index,json=blindIndex,proto3" json:"blind_index,omitempty"`
+	// Changed is false when the restriction was already there.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestrictSubjectResponse) Reset() {
+	*x = RestrictSubjectResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestrictSubjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestrictSubjectResponse) ProtoMessage() {}
+
+func (x *RestrictSubjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestrictSubjectResponse.ProtoReflect.Descriptor instead.
+func (*RestrictSubjectResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *RestrictSubjectResponse) GetBlindIndex() string {
+	if x != nil {
+		return x.BlindIndex
+	}
+	return ""
+}
+
+func (x *RestrictSubjectResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type UnrestrictSubjectRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnrestrictSubjectRequest) Reset() {
+	*x = UnrestrictSubjectRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnrestrictSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnrestrictSubjectRequest) ProtoMessage() {}
+
+func (x *UnrestrictSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnrestrictSubjectRequest.ProtoReflect.Descriptor instead.
+func (*UnrestrictSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *UnrestrictSubjectRequest) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *UnrestrictSubjectRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *UnrestrictSubjectRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type UnrestrictSubjectResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	BlindIndex string                 `protobuf:"bytes,1,opt,name=blind_index,json=blindIndex,proto3" json:"blind_index,omitempty"`
+	// Changed is false when there was no such restriction.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnrestrictSubjectResponse) Reset() {
+	*x = UnrestrictSubjectResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnrestrictSubjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnrestrictSubjectResponse) ProtoMessage() {}
+
+func (x *UnrestrictSubjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnrestrictSubjectResponse.ProtoReflect.Descriptor instead.
+func (*UnrestrictSubjectResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UnrestrictSubjectResponse) GetBlindIndex() string {
+	if x != nil {
+		return x.BlindIndex
+	}
+	return ""
+}
+
+func (x *UnrestrictSubjectResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+// BudgetAccount is a principal's privacy budget: totals, spent, remaining.
+type BudgetAccount struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Principal        string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	View             string                 `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	EpsilonTotal     float64                `protobuf:"fixed64,3,opt,name=epsilon_total,json=epsilonTotal,proto3" json:"epsilon_total,omitempty"`
+	EpsilonSpent     float64                `protobuf:"fixed64,4,opt,name=epsilon_spent,json=epsilonSpent,proto3" json:"epsilon_spent,omitempty"`
+	EpsilonRemaining float64                `protobuf:"fixed64,5,opt,name=epsilon_remaining,json=epsilonRemaining,proto3" json:"epsilon_remaining,omitempty"`
+	DeltaTotal       float64                `protobuf:"fixed64,6,opt,name=delta_total,json=deltaTotal,proto3" json:"delta_total,omitempty"`
+	DeltaSpent       float64                `protobuf:"fixed64,7,opt,name=delta_spent,json=deltaSpent,proto3" json:"delta_spent,omitempty"`
+	DeltaRemaining   float64                `protobuf:"fixed64,8,opt,name=delta_remaining,json=deltaRemaining,proto3" json:"delta_remaining,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *BudgetAccount) Reset() {
+	*x = BudgetAccount{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetAccount) ProtoMessage() {}
+
+func (x *BudgetAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetAccount.ProtoReflect.Descriptor instead.
+func (*BudgetAccount) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *BudgetAccount) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *BudgetAccount) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *BudgetAccount) GetEpsilonTotal() float64 {
+	if x != nil {
+		return x.EpsilonTotal
+	}
+	return 0
+}
+
+func (x *BudgetAccount) GetEpsilonSpent() float64 {
+	if x != nil {
+		return x.EpsilonSpent
+	}
+	return 0
+}
+
+func (x *BudgetAccount) GetEpsilonRemaining() float64 {
+	if x != nil {
+		return x.EpsilonRemaining
+	}
+	return 0
+}
+
+func (x *BudgetAccount) GetDeltaTotal() float64 {
+	if x != nil {
+		return x.DeltaTotal
+	}
+	return 0
+}
+
+func (x *BudgetAccount) GetDeltaSpent() float64 {
+	if x != nil {
+		return x.DeltaSpent
+	}
+	return 0
+}
+
+func (x *BudgetAccount) GetDeltaRemaining() float64 {
+	if x != nil {
+		return x.DeltaRemaining
+	}
+	return 0
+}
+
+type SetBudgetRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Principal string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// View, when the server keeps budgets per principal and view.
+	View          string  `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	Epsilon       float64 `protobuf:"fixed64,3,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
+	Delta         float64 `protobuf:"fixed64,4,opt,name=delta,proto3" json:"delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBudgetRequest) Reset() {
+	*x = SetBudgetRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetRequest) ProtoMessage() {}
+
+func (x *SetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*SetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *SetBudgetRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetEpsilon() float64 {
+	if x != nil {
+		return x.Epsilon
+	}
+	return 0
+}
+
+func (x *SetBudgetRequest) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
+	}
+	return 0
+}
+
+type SetBudgetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *BudgetAccount         `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBudgetResponse) Reset() {
+	*x = SetBudgetResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetResponse) ProtoMessage() {}
+
+func (x *SetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*SetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *SetBudgetResponse) GetAccount() *BudgetAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type GetBudgetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	View          string                 `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetRequest) Reset() {
+	*x = GetBudgetRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetRequest) ProtoMessage() {}
+
+func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *GetBudgetRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *GetBudgetRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+type GetBudgetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *BudgetAccount         `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetResponse) Reset() {
+	*x = GetBudgetResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetResponse) ProtoMessage() {}
+
+func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *GetBudgetResponse) GetAccount() *BudgetAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type ResetBudgetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	View          string                 `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetBudgetRequest) Reset() {
+	*x = ResetBudgetRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetBudgetRequest) ProtoMessage() {}
+
+func (x *ResetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*ResetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ResetBudgetRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ResetBudgetRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+type ResetBudgetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *BudgetAccount         `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetBudgetResponse) Reset() {
+	*x = ResetBudgetResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetBudgetResponse) ProtoMessage() {}
+
+func (x *ResetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*ResetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *ResetBudgetResponse) GetAccount() *BudgetAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
 var File_featurevault_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_admin_service_proto_rawDesc = "" +
@@ -1707,7 +3814,161 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\arecords\x18\x01 \x01(\x04R\arecords\x12\x12\n" +
 	"\x04head\x18\x02 \x01(\tR\x04head\x129\n" +
 	"\bproblems\x18\x03 \x03(\v2\x1d.featurevault.v1.AuditProblemR\bproblems\x12\x0e\n" +
-	"\x02ok\x18\x04 \x01(\bR\x02ok2\x8a\f\n" +
+	"\x02ok\x18\x04 \x01(\bR\x02ok\"\x15\n" +
+	"\x13GetKeyStatusRequest\"\xb8\x01\n" +
+	"\n" +
+	"KEKVersion\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\aprimary\x18\x02 \x01(\bR\aprimary\x124\n" +
+	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12!\n" +
+	"\fsubject_keys\x18\x04 \x01(\x03R\vsubjectKeys\x12'\n" +
+	"\x0fservice_keysets\x18\x05 \x01(\x03R\x0eserviceKeysets\"Y\n" +
+	"\x11RetiredKEKVersion\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x124\n" +
+	"\aretired\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aretired\"p\n" +
+	"\fRewrapCursor\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\rR\x06target\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\x03R\x04done\x124\n" +
+	"\astarted\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\"\xe1\x03\n" +
+	"\x14GetKeyStatusResponse\x12\x10\n" +
+	"\x03kms\x18\x01 \x01(\tR\x03kms\x12!\n" +
+	"\froot_version\x18\x02 \x01(\tR\vrootVersion\x12#\n" +
+	"\rroot_versions\x18\x03 \x01(\x05R\frootVersions\x12=\n" +
+	"\froot_rotated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrootRotated\x127\n" +
+	"\bversions\x18\x05 \x03(\v2\x1b.featurevault.v1.KEKVersionR\bversions\x12<\n" +
+	"\aretired\x18\x06 \x03(\v2\".featurevault.v1.RetiredKEKVersionR\aretired\x12!\n" +
+	"\fsubject_keys\x18\a \x01(\x03R\vsubjectKeys\x12\"\n" +
+	"\funattributed\x18\b \x01(\x03R\funattributed\x125\n" +
+	"\x06rewrap\x18\t \x01(\v2\x1d.featurevault.v1.RewrapCursorR\x06rewrap\x12;\n" +
+	"\vlast_rewrap\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastRewrap\"\x12\n" +
+	"\x10RotateKEKRequest\"f\n" +
+	"\x11RotateKEKResponse\x125\n" +
+	"\aversion\x18\x01 \x01(\v2\x1b.featurevault.v1.KEKVersionR\aversion\x12\x1a\n" +
+	"\bprevious\x18\x02 \x01(\rR\bprevious\">\n" +
+	"\x11RotateRootRequest\x12)\n" +
+	"\x10destroy_previous\x18\x01 \x01(\bR\x0fdestroyPrevious\"\\\n" +
+	"\fRootRotation\x12\x14\n" +
+	"\x05local\x18\x01 \x01(\bR\x05local\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1c\n" +
+	"\tdestroyed\x18\x03 \x01(\x05R\tdestroyed\"O\n" +
+	"\x12RotateRootResponse\x129\n" +
+	"\brotation\x18\x01 \x01(\v2\x1d.featurevault.v1.RootRotationR\brotation\"2\n" +
+	"\x11RewrapKeysRequest\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\x01 \x01(\x05R\tbatchSize\"\xe1\x01\n" +
+	"\x12RewrapKeysResponse\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\rR\x06target\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\x03R\x04done\x12\x12\n" +
+	"\x04gone\x18\x04 \x01(\x03R\x04gone\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x18\n" +
+	"\aresumed\x18\x06 \x01(\bR\aresumed\x12'\n" +
+	"\x0felapsed_seconds\x18\a \x01(\x01R\x0eelapsedSeconds\x12\x1a\n" +
+	"\bfinished\x18\b \x01(\bR\bfinished\",\n" +
+	"\x10RetireKEKRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"\x89\x01\n" +
+	"\x11RetireKEKResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12'\n" +
+	"\x0falready_retired\x18\x02 \x01(\bR\x0ealreadyRetired\x121\n" +
+	"\x04root\x18\x03 \x01(\v2\x1d.featurevault.v1.RootRotationR\x04root\"C\n" +
+	"\x17RotateSubjectKeyRequest\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"e\n" +
+	"\x18RotateSubjectKeyResponse\x12\x1f\n" +
+	"\vblind_index\x18\x01 \x01(\tR\n" +
+	"blindIndex\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05views\x18\x03 \x03(\tR\x05views\"V\n" +
+	"\fEraseRequest\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\x1a\n" +
+	"\bsuppress\x18\x03 \x01(\bR\bsuppress\"\x9d\x02\n" +
+	"\x0eErasureReceipt\x12\x1f\n" +
+	"\vblind_index\x18\x01 \x01(\tR\n" +
+	"blindIndex\x12#\n" +
+	"\rkey_destroyed\x18\x02 \x01(\bR\fkeyDestroyed\x12%\n" +
+	"\x0erecord_deleted\x18\x03 \x01(\bR\rrecordDeleted\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05views\x18\x05 \x03(\tR\x05views\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x06 \x01(\bR\n" +
+	"suppressed\x127\n" +
+	"\terased_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12\x1b\n" +
+	"\taudit_seq\x18\b \x01(\x04R\bauditSeq\"L\n" +
+	"\rEraseResponse\x12;\n" +
+	"\breceipts\x18\x01 \x03(\v2\x1f.featurevault.v1.ErasureReceiptR\breceipts\"[\n" +
+	"\x14ExportSubjectRequest\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x19\n" +
+	"\ball_rows\x18\x03 \x01(\bR\aallRows\"\xd0\x01\n" +
+	"\n" +
+	"SubjectRow\x129\n" +
+	"\n" +
+	"event_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12=\n" +
+	"\fcreated_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\x12\x18\n" +
+	"\aexpired\x18\x03 \x01(\bR\aexpired\x12.\n" +
+	"\x06values\x18\x04 \x03(\v2\x16.featurevault.v1.ValueR\x06values\"\x86\x01\n" +
+	"\x0fSubjectViewRows\x12\x12\n" +
+	"\x04view\x18\x01 \x01(\tR\x04view\x12.\n" +
+	"\x06fields\x18\x02 \x03(\v2\x16.featurevault.v1.FieldR\x06fields\x12/\n" +
+	"\x04rows\x18\x03 \x03(\v2\x1b.featurevault.v1.SubjectRowR\x04rows\"`\n" +
+	"\x12SubjectRestriction\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xf0\x01\n" +
+	"\x15ExportSubjectResponse\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x1d\n" +
+	"\n" +
+	"entity_key\x18\x02 \x01(\tR\tentityKey\x12\x1f\n" +
+	"\vblind_index\x18\x03 \x01(\tR\n" +
+	"blindIndex\x126\n" +
+	"\x05views\x18\x04 \x03(\v2 .featurevault.v1.SubjectViewRowsR\x05views\x12G\n" +
+	"\frestrictions\x18\x05 \x03(\v2#.featurevault.v1.SubjectRestrictionR\frestrictions\"\\\n" +
+	"\x16RestrictSubjectRequest\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\"T\n" +
+	"\x17RestrictSubjectResponse\x12\x1f\n" +
+	"\vblind_index\x18\x01 \x01(\tR\n" +
+	"blindIndex\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"^\n" +
+	"\x18UnrestrictSubjectRequest\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\"V\n" +
+	"\x19UnrestrictSubjectResponse\x12\x1f\n" +
+	"\vblind_index\x18\x01 \x01(\tR\n" +
+	"blindIndex\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"\xa3\x02\n" +
+	"\rBudgetAccount\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04view\x18\x02 \x01(\tR\x04view\x12#\n" +
+	"\repsilon_total\x18\x03 \x01(\x01R\fepsilonTotal\x12#\n" +
+	"\repsilon_spent\x18\x04 \x01(\x01R\fepsilonSpent\x12+\n" +
+	"\x11epsilon_remaining\x18\x05 \x01(\x01R\x10epsilonRemaining\x12\x1f\n" +
+	"\vdelta_total\x18\x06 \x01(\x01R\n" +
+	"deltaTotal\x12\x1f\n" +
+	"\vdelta_spent\x18\a \x01(\x01R\n" +
+	"deltaSpent\x12'\n" +
+	"\x0fdelta_remaining\x18\b \x01(\x01R\x0edeltaRemaining\"t\n" +
+	"\x10SetBudgetRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04view\x18\x02 \x01(\tR\x04view\x12\x18\n" +
+	"\aepsilon\x18\x03 \x01(\x01R\aepsilon\x12\x14\n" +
+	"\x05delta\x18\x04 \x01(\x01R\x05delta\"M\n" +
+	"\x11SetBudgetResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.featurevault.v1.BudgetAccountR\aaccount\"D\n" +
+	"\x10GetBudgetRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04view\x18\x02 \x01(\tR\x04view\"M\n" +
+	"\x11GetBudgetResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.featurevault.v1.BudgetAccountR\aaccount\"F\n" +
+	"\x12ResetBudgetRequest\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04view\x18\x02 \x01(\tR\x04view\"O\n" +
+	"\x13ResetBudgetResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.featurevault.v1.BudgetAccountR\aaccount2\xc2\x15\n" +
 	"\fAdminService\x12X\n" +
 	"\vApplyEntity\x12#.featurevault.v1.ApplyEntityRequest\x1a$.featurevault.v1.ApplyEntityResponse\x12g\n" +
 	"\x10ApplyFeatureView\x12(.featurevault.v1.ApplyFeatureViewRequest\x1a).featurevault.v1.ApplyFeatureViewResponse\x12f\n" +
@@ -1726,7 +3987,22 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\fListPolicies\x12$.featurevault.v1.ListPoliciesRequest\x1a%.featurevault.v1.ListPoliciesResponse\"\x03\x90\x02\x01\x12Q\n" +
 	"\aExplain\x12\x1f.featurevault.v1.ExplainRequest\x1a .featurevault.v1.ExplainResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\tReadAudit\x12!.featurevault.v1.ReadAuditRequest\x1a\".featurevault.v1.ReadAuditResponse\"\x03\x90\x02\x01\x12]\n" +
-	"\vVerifyAudit\x12#.featurevault.v1.VerifyAuditRequest\x1a$.featurevault.v1.VerifyAuditResponse\"\x03\x90\x02\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\vVerifyAudit\x12#.featurevault.v1.VerifyAuditRequest\x1a$.featurevault.v1.VerifyAuditResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\fGetKeyStatus\x12$.featurevault.v1.GetKeyStatusRequest\x1a%.featurevault.v1.GetKeyStatusResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\tRotateKEK\x12!.featurevault.v1.RotateKEKRequest\x1a\".featurevault.v1.RotateKEKResponse\x12U\n" +
+	"\n" +
+	"RotateRoot\x12\".featurevault.v1.RotateRootRequest\x1a#.featurevault.v1.RotateRootResponse\x12W\n" +
+	"\n" +
+	"RewrapKeys\x12\".featurevault.v1.RewrapKeysRequest\x1a#.featurevault.v1.RewrapKeysResponse0\x01\x12R\n" +
+	"\tRetireKEK\x12!.featurevault.v1.RetireKEKRequest\x1a\".featurevault.v1.RetireKEKResponse\x12g\n" +
+	"\x10RotateSubjectKey\x12(.featurevault.v1.RotateSubjectKeyRequest\x1a).featurevault.v1.RotateSubjectKeyResponse\x12K\n" +
+	"\x05Erase\x12\x1d.featurevault.v1.EraseRequest\x1a\x1e.featurevault.v1.EraseResponse\"\x03\x90\x02\x02\x12c\n" +
+	"\rExportSubject\x12%.featurevault.v1.ExportSubjectRequest\x1a&.featurevault.v1.ExportSubjectResponse\"\x03\x90\x02\x01\x12i\n" +
+	"\x0fRestrictSubject\x12'.featurevault.v1.RestrictSubjectRequest\x1a(.featurevault.v1.RestrictSubjectResponse\"\x03\x90\x02\x02\x12R\n" +
+	"\tSetBudget\x12!.featurevault.v1.SetBudgetRequest\x1a\".featurevault.v1.SetBudgetResponse\x12W\n" +
+	"\tGetBudget\x12!.featurevault.v1.GetBudgetRequest\x1a\".featurevault.v1.GetBudgetResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\vResetBudget\x12#.featurevault.v1.ResetBudgetRequest\x1a$.featurevault.v1.ResetBudgetResponse\x12o\n" +
+	"\x11UnrestrictSubject\x12).featurevault.v1.UnrestrictSubjectRequest\x1a*.featurevault.v1.UnrestrictSubjectResponse\"\x03\x90\x02\x02BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1740,110 +4016,197 @@ func file_featurevault_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_featurevault_v1_admin_service_proto_rawDescData
 }
 
-var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_featurevault_v1_admin_service_proto_goTypes = []any{
-	(*ApplyEntityRequest)(nil),       // 0: featurevault.v1.ApplyEntityRequest
-	(*ApplyEntityResponse)(nil),      // 1: featurevault.v1.ApplyEntityResponse
-	(*ApplyFeatureViewRequest)(nil),  // 2: featurevault.v1.ApplyFeatureViewRequest
-	(*ApplyFeatureViewResponse)(nil), // 3: featurevault.v1.ApplyFeatureViewResponse
-	(*GetFeatureViewRequest)(nil),    // 4: featurevault.v1.GetFeatureViewRequest
-	(*GetFeatureViewResponse)(nil),   // 5: featurevault.v1.GetFeatureViewResponse
-	(*ListFeatureViewsRequest)(nil),  // 6: featurevault.v1.ListFeatureViewsRequest
-	(*ListFeatureViewsResponse)(nil), // 7: featurevault.v1.ListFeatureViewsResponse
-	(*CreatePrincipalRequest)(nil),   // 8: featurevault.v1.CreatePrincipalRequest
-	(*CreatePrincipalResponse)(nil),  // 9: featurevault.v1.CreatePrincipalResponse
-	(*ListPrincipalsRequest)(nil),    // 10: featurevault.v1.ListPrincipalsRequest
-	(*ListPrincipalsResponse)(nil),   // 11: featurevault.v1.ListPrincipalsResponse
-	(*RevokePrincipalRequest)(nil),   // 12: featurevault.v1.RevokePrincipalRequest
-	(*RevokePrincipalResponse)(nil),  // 13: featurevault.v1.RevokePrincipalResponse
-	(*IssueTokenRequest)(nil),        // 14: featurevault.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),       // 15: featurevault.v1.IssueTokenResponse
-	(*AssignRoleRequest)(nil),        // 16: featurevault.v1.AssignRoleRequest
-	(*AssignRoleResponse)(nil),       // 17: featurevault.v1.AssignRoleResponse
-	(*UnassignRoleRequest)(nil),      // 18: featurevault.v1.UnassignRoleRequest
-	(*UnassignRoleResponse)(nil),     // 19: featurevault.v1.UnassignRoleResponse
-	(*GrantPolicyRequest)(nil),       // 20: featurevault.v1.GrantPolicyRequest
-	(*GrantPolicyResponse)(nil),      // 21: featurevault.v1.GrantPolicyResponse
-	(*RevokePolicyRequest)(nil),      // 22: featurevault.v1.RevokePolicyRequest
-	(*RevokePolicyResponse)(nil),     // 23: featurevault.v1.RevokePolicyResponse
-	(*ListPoliciesRequest)(nil),      // 24: featurevault.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),     // 25: featurevault.v1.ListPoliciesResponse
-	(*RoleAssignment)(nil),           // 26: featurevault.v1.RoleAssignment
-	(*ExplainRequest)(nil),           // 27: featurevault.v1.ExplainRequest
-	(*ExplainResponse)(nil),          // 28: featurevault.v1.ExplainResponse
-	(*ReadAuditRequest)(nil),         // 29: featurevault.v1.ReadAuditRequest
-	(*ReadAuditResponse)(nil),        // 30: featurevault.v1.ReadAuditResponse
-	(*VerifyAuditRequest)(nil),       // 31: featurevault.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),      // 32: featurevault.v1.VerifyAuditResponse
-	nil,                              // 33: featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	(*Entity)(nil),                   // 34: featurevault.v1.Entity
-	(*FeatureView)(nil),              // 35: featurevault.v1.FeatureView
-	(*Principal)(nil),                // 36: featurevault.v1.Principal
-	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
-	(*Rule)(nil),                     // 38: featurevault.v1.Rule
-	(*ColumnDecision)(nil),           // 39: featurevault.v1.ColumnDecision
-	(*AuditRecord)(nil),              // 40: featurevault.v1.AuditRecord
-	(*AuditProblem)(nil),             // 41: featurevault.v1.AuditProblem
-	(*StringList)(nil),               // 42: featurevault.v1.StringList
+	(*ApplyEntityRequest)(nil),        // 0: featurevault.v1.ApplyEntityRequest
+	(*ApplyEntityResponse)(nil),       // 1: featurevault.v1.ApplyEntityResponse
+	(*ApplyFeatureViewRequest)(nil),   // 2: featurevault.v1.ApplyFeatureViewRequest
+	(*ApplyFeatureViewResponse)(nil),  // 3: featurevault.v1.ApplyFeatureViewResponse
+	(*GetFeatureViewRequest)(nil),     // 4: featurevault.v1.GetFeatureViewRequest
+	(*GetFeatureViewResponse)(nil),    // 5: featurevault.v1.GetFeatureViewResponse
+	(*ListFeatureViewsRequest)(nil),   // 6: featurevault.v1.ListFeatureViewsRequest
+	(*ListFeatureViewsResponse)(nil),  // 7: featurevault.v1.ListFeatureViewsResponse
+	(*CreatePrincipalRequest)(nil),    // 8: featurevault.v1.CreatePrincipalRequest
+	(*CreatePrincipalResponse)(nil),   // 9: featurevault.v1.CreatePrincipalResponse
+	(*ListPrincipalsRequest)(nil),     // 10: featurevault.v1.ListPrincipalsRequest
+	(*ListPrincipalsResponse)(nil),    // 11: featurevault.v1.ListPrincipalsResponse
+	(*RevokePrincipalRequest)(nil),    // 12: featurevault.v1.RevokePrincipalRequest
+	(*RevokePrincipalResponse)(nil),   // 13: featurevault.v1.RevokePrincipalResponse
+	(*IssueTokenRequest)(nil),         // 14: featurevault.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),        // 15: featurevault.v1.IssueTokenResponse
+	(*AssignRoleRequest)(nil),         // 16: featurevault.v1.AssignRoleRequest
+	(*AssignRoleResponse)(nil),        // 17: featurevault.v1.AssignRoleResponse
+	(*UnassignRoleRequest)(nil),       // 18: featurevault.v1.UnassignRoleRequest
+	(*UnassignRoleResponse)(nil),      // 19: featurevault.v1.UnassignRoleResponse
+	(*GrantPolicyRequest)(nil),        // 20: featurevault.v1.GrantPolicyRequest
+	(*GrantPolicyResponse)(nil),       // 21: featurevault.v1.GrantPolicyResponse
+	(*RevokePolicyRequest)(nil),       // 22: featurevault.v1.RevokePolicyRequest
+	(*RevokePolicyResponse)(nil),      // 23: featurevault.v1.RevokePolicyResponse
+	(*ListPoliciesRequest)(nil),       // 24: featurevault.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),      // 25: featurevault.v1.ListPoliciesResponse
+	(*RoleAssignment)(nil),            // 26: featurevault.v1.RoleAssignment
+	(*ExplainRequest)(nil),            // 27: featurevault.v1.ExplainRequest
+	(*ExplainResponse)(nil),           // 28: featurevault.v1.ExplainResponse
+	(*ReadAuditRequest)(nil),          // 29: featurevault.v1.ReadAuditRequest
+	(*ReadAuditResponse)(nil),         // 30: featurevault.v1.ReadAuditResponse
+	(*VerifyAuditRequest)(nil),        // 31: featurevault.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),       // 32: featurevault.v1.VerifyAuditResponse
+	(*GetKeyStatusRequest)(nil),       // 33: featurevault.v1.GetKeyStatusRequest
+	(*KEKVersion)(nil),                // 34: featurevault.v1.KEKVersion
+	(*RetiredKEKVersion)(nil),         // 35: featurevault.v1.RetiredKEKVersion
+	(*RewrapCursor)(nil),              // 36: featurevault.v1.RewrapCursor
+	(*GetKeyStatusResponse)(nil),      // 37: featurevault.v1.GetKeyStatusResponse
+	(*RotateKEKRequest)(nil),          // 38: featurevault.v1.RotateKEKRequest
+	(*RotateKEKResponse)(nil),         // 39: featurevault.v1.RotateKEKResponse
+	(*RotateRootRequest)(nil),         // 40: featurevault.v1.RotateRootRequest
+	(*RootRotation)(nil),              // 41: featurevault.v1.RootRotation
+	(*RotateRootResponse)(nil),        // 42: featurevault.v1.RotateRootResponse
+	(*RewrapKeysRequest)(nil),         // 43: featurevault.v1.RewrapKeysRequest
+	(*RewrapKeysResponse)(nil),        // 44: featurevault.v1.RewrapKeysResponse
+	(*RetireKEKRequest)(nil),          // 45: featurevault.v1.RetireKEKRequest
+	(*RetireKEKResponse)(nil),         // 46: featurevault.v1.RetireKEKResponse
+	(*RotateSubjectKeyRequest)(nil),   // 47: featurevault.v1.RotateSubjectKeyRequest
+	(*RotateSubjectKeyResponse)(nil),  // 48: featurevault.v1.RotateSubjectKeyResponse
+	(*EraseRequest)(nil),              // 49: featurevault.v1.EraseRequest
+	(*ErasureReceipt)(nil),            // 50: featurevault.v1.ErasureReceipt
+	(*EraseResponse)(nil),             // 51: featurevault.v1.EraseResponse
+	(*ExportSubjectRequest)(nil),      // 52: featurevault.v1.ExportSubjectRequest
+	(*SubjectRow)(nil),                // 53: featurevault.v1.SubjectRow
+	(*SubjectViewRows)(nil),           // 54: featurevault.v1.SubjectViewRows
+	(*SubjectRestriction)(nil),        // 55: featurevault.v1.SubjectRestriction
+	(*ExportSubjectResponse)(nil),     // 56: featurevault.v1.ExportSubjectResponse
+	(*RestrictSubjectRequest)(nil),    // 57: featurevault.v1.RestrictSubjectRequest
+	(*RestrictSubjectResponse)(nil),   // 58: featurevault.v1.RestrictSubjectResponse
+	(*UnrestrictSubjectRequest)(nil),  // 59: featurevault.v1.UnrestrictSubjectRequest
+	(*UnrestrictSubjectResponse)(nil), // 60: featurevault.v1.UnrestrictSubjectResponse
+	(*BudgetAccount)(nil),             // 61: featurevault.v1.BudgetAccount
+	(*SetBudgetRequest)(nil),          // 62: featurevault.v1.SetBudgetRequest
+	(*SetBudgetResponse)(nil),         // 63: featurevault.v1.SetBudgetResponse
+	(*GetBudgetRequest)(nil),          // 64: featurevault.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),         // 65: featurevault.v1.GetBudgetResponse
+	(*ResetBudgetRequest)(nil),        // 66: featurevault.v1.ResetBudgetRequest
+	(*ResetBudgetResponse)(nil),       // 67: featurevault.v1.ResetBudgetResponse
+	nil,                               // 68: featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	(*Entity)(nil),                    // 69: featurevault.v1.Entity
+	(*FeatureView)(nil),               // 70: featurevault.v1.FeatureView
+	(*Principal)(nil),                 // 71: featurevault.v1.Principal
+	(*timestamppb.Timestamp)(nil),     // 72: google.protobuf.Timestamp
+	(*Rule)(nil),                      // 73: featurevault.v1.Rule
+	(*ColumnDecision)(nil),            // 74: featurevault.v1.ColumnDecision
+	(*AuditRecord)(nil),               // 75: featurevault.v1.AuditRecord
+	(*AuditProblem)(nil),              // 76: featurevault.v1.AuditProblem
+	(*Value)(nil),                     // 77: featurevault.v1.Value
+	(*Field)(nil),                     // 78: featurevault.v1.Field
+	(*StringList)(nil),                // 79: featurevault.v1.StringList
 }
 var file_featurevault_v1_admin_service_proto_depIdxs = []int32{
-	34, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
-	34, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
-	35, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
-	35, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	35, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	34, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
-	35, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
-	34, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
-	33, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	36, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
-	36, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
-	37, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	38, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
-	38, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
-	38, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
+	69, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
+	69, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
+	70, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
+	70, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	70, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	69, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
+	70, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
+	69, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
+	68, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	71, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
+	71, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
+	72, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	73, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
+	73, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
+	73, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
 	26, // 15: featurevault.v1.ListPoliciesResponse.assignments:type_name -> featurevault.v1.RoleAssignment
-	39, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
-	40, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
-	41, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
-	42, // 19: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
-	0,  // 20: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
-	2,  // 21: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
-	4,  // 22: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
-	6,  // 23: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
-	8,  // 24: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
-	10, // 25: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
-	12, // 26: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
-	14, // 27: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
-	16, // 28: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
-	18, // 29: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
-	20, // 30: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
-	22, // 31: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
-	24, // 32: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
-	27, // 33: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
-	29, // 34: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
-	31, // 35: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
-	1,  // 36: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
-	3,  // 37: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
-	5,  // 38: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
-	7,  // 39: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
-	9,  // 40: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
-	11, // 41: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
-	13, // 42: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
-	15, // 43: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
-	17, // 44: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
-	19, // 45: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
-	21, // 46: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
-	23, // 47: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
-	25, // 48: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
-	28, // 49: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
-	30, // 50: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
-	32, // 51: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
-	36, // [36:52] is the sub-list for method output_type
-	20, // [20:36] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	74, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
+	75, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
+	76, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
+	72, // 19: featurevault.v1.KEKVersion.created:type_name -> google.protobuf.Timestamp
+	72, // 20: featurevault.v1.RetiredKEKVersion.retired:type_name -> google.protobuf.Timestamp
+	72, // 21: featurevault.v1.RewrapCursor.started:type_name -> google.protobuf.Timestamp
+	72, // 22: featurevault.v1.GetKeyStatusResponse.root_rotated:type_name -> google.protobuf.Timestamp
+	34, // 23: featurevault.v1.GetKeyStatusResponse.versions:type_name -> featurevault.v1.KEKVersion
+	35, // 24: featurevault.v1.GetKeyStatusResponse.retired:type_name -> featurevault.v1.RetiredKEKVersion
+	36, // 25: featurevault.v1.GetKeyStatusResponse.rewrap:type_name -> featurevault.v1.RewrapCursor
+	72, // 26: featurevault.v1.GetKeyStatusResponse.last_rewrap:type_name -> google.protobuf.Timestamp
+	34, // 27: featurevault.v1.RotateKEKResponse.version:type_name -> featurevault.v1.KEKVersion
+	41, // 28: featurevault.v1.RotateRootResponse.rotation:type_name -> featurevault.v1.RootRotation
+	41, // 29: featurevault.v1.RetireKEKResponse.root:type_name -> featurevault.v1.RootRotation
+	72, // 30: featurevault.v1.ErasureReceipt.erased_at:type_name -> google.protobuf.Timestamp
+	50, // 31: featurevault.v1.EraseResponse.receipts:type_name -> featurevault.v1.ErasureReceipt
+	72, // 32: featurevault.v1.SubjectRow.event_time:type_name -> google.protobuf.Timestamp
+	72, // 33: featurevault.v1.SubjectRow.created_time:type_name -> google.protobuf.Timestamp
+	77, // 34: featurevault.v1.SubjectRow.values:type_name -> featurevault.v1.Value
+	78, // 35: featurevault.v1.SubjectViewRows.fields:type_name -> featurevault.v1.Field
+	53, // 36: featurevault.v1.SubjectViewRows.rows:type_name -> featurevault.v1.SubjectRow
+	72, // 37: featurevault.v1.SubjectRestriction.since:type_name -> google.protobuf.Timestamp
+	54, // 38: featurevault.v1.ExportSubjectResponse.views:type_name -> featurevault.v1.SubjectViewRows
+	55, // 39: featurevault.v1.ExportSubjectResponse.restrictions:type_name -> featurevault.v1.SubjectRestriction
+	61, // 40: featurevault.v1.SetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	61, // 41: featurevault.v1.GetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	61, // 42: featurevault.v1.ResetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	79, // 43: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
+	0,  // 44: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
+	2,  // 45: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
+	4,  // 46: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
+	6,  // 47: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
+	8,  // 48: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
+	10, // 49: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
+	12, // 50: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
+	14, // 51: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
+	16, // 52: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
+	18, // 53: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
+	20, // 54: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
+	22, // 55: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
+	24, // 56: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
+	27, // 57: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
+	29, // 58: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
+	31, // 59: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
+	33, // 60: featurevault.v1.AdminService.GetKeyStatus:input_type -> featurevault.v1.GetKeyStatusRequest
+	38, // 61: featurevault.v1.AdminService.RotateKEK:input_type -> featurevault.v1.RotateKEKRequest
+	40, // 62: featurevault.v1.AdminService.RotateRoot:input_type -> featurevault.v1.RotateRootRequest
+	43, // 63: featurevault.v1.AdminService.RewrapKeys:input_type -> featurevault.v1.RewrapKeysRequest
+	45, // 64: featurevault.v1.AdminService.RetireKEK:input_type -> featurevault.v1.RetireKEKRequest
+	47, // 65: featurevault.v1.AdminService.RotateSubjectKey:input_type -> featurevault.v1.RotateSubjectKeyRequest
+	49, // 66: featurevault.v1.AdminService.Erase:input_type -> featurevault.v1.EraseRequest
+	52, // 67: featurevault.v1.AdminService.ExportSubject:input_type -> featurevault.v1.ExportSubjectRequest
+	57, // 68: featurevault.v1.AdminService.RestrictSubject:input_type -> featurevault.v1.RestrictSubjectRequest
+	62, // 69: featurevault.v1.AdminService.SetBudget:input_type -> featurevault.v1.SetBudgetRequest
+	64, // 70: featurevault.v1.AdminService.GetBudget:input_type -> featurevault.v1.GetBudgetRequest
+	66, // 71: featurevault.v1.AdminService.ResetBudget:input_type -> featurevault.v1.ResetBudgetRequest
+	59, // 72: featurevault.v1.AdminService.UnrestrictSubject:input_type -> featurevault.v1.UnrestrictSubjectRequest
+	1,  // 73: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
+	3,  // 74: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
+	5,  // 75: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
+	7,  // 76: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
+	9,  // 77: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
+	11, // 78: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
+	13, // 79: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
+	15, // 80: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
+	17, // 81: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
+	19, // 82: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
+	21, // 83: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
+	23, // 84: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
+	25, // 85: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
+	28, // 86: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
+	30, // 87: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
+	32, // 88: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
+	37, // 89: featurevault.v1.AdminService.GetKeyStatus:output_type -> featurevault.v1.GetKeyStatusResponse
+	39, // 90: featurevault.v1.AdminService.RotateKEK:output_type -> featurevault.v1.RotateKEKResponse
+	42, // 91: featurevault.v1.AdminService.RotateRoot:output_type -> featurevault.v1.RotateRootResponse
+	44, // 92: featurevault.v1.AdminService.RewrapKeys:output_type -> featurevault.v1.RewrapKeysResponse
+	46, // 93: featurevault.v1.AdminService.RetireKEK:output_type -> featurevault.v1.RetireKEKResponse
+	48, // 94: featurevault.v1.AdminService.RotateSubjectKey:output_type -> featurevault.v1.RotateSubjectKeyResponse
+	51, // 95: featurevault.v1.AdminService.Erase:output_type -> featurevault.v1.EraseResponse
+	56, // 96: featurevault.v1.AdminService.ExportSubject:output_type -> featurevault.v1.ExportSubjectResponse
+	58, // 97: featurevault.v1.AdminService.RestrictSubject:output_type -> featurevault.v1.RestrictSubjectResponse
+	63, // 98: featurevault.v1.AdminService.SetBudget:output_type -> featurevault.v1.SetBudgetResponse
+	65, // 99: featurevault.v1.AdminService.GetBudget:output_type -> featurevault.v1.GetBudgetResponse
+	67, // 100: featurevault.v1.AdminService.ResetBudget:output_type -> featurevault.v1.ResetBudgetResponse
+	60, // 101: featurevault.v1.AdminService.UnrestrictSubject:output_type -> featurevault.v1.UnrestrictSubjectResponse
+	73, // [73:102] is the sub-list for method output_type
+	44, // [44:73] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_admin_service_proto_init() }
@@ -1859,7 +4222,7 @@ func file_featurevault_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_admin_service_proto_rawDesc), len(file_featurevault_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -86,6 +86,62 @@ func (FieldStatus) EnumDescriptor() ([]byte, []int) {
 	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{0}
 }
 
+// AggregateFunction is what Aggregate computes.
+type AggregateFunction int32
+
+const (
+	AggregateFunction_AGGREGATE_FUNCTION_UNSPECIFIED AggregateFunction = 0
+	AggregateFunction_AGGREGATE_FUNCTION_COUNT       AggregateFunction = 1
+	AggregateFunction_AGGREGATE_FUNCTION_SUM         AggregateFunction = 2
+	AggregateFunction_AGGREGATE_FUNCTION_MEAN        AggregateFunction = 3
+	AggregateFunction_AGGREGATE_FUNCTION_HISTOGRAM   AggregateFunction = 4
+)
+
+// Enum value maps for AggregateFunction.
+var (
+	AggregateFunction_name = map[int32]string{
+		0: "AGGREGATE_FUNCTION_UNSPECIFIED",
+		1: "AGGREGATE_FUNCTION_COUNT",
+		2: "AGGREGATE_FUNCTION_SUM",
+		3: "AGGREGATE_FUNCTION_MEAN",
+		4: "AGGREGATE_FUNCTION_HISTOGRAM",
+	}
+	AggregateFunction_value = map[string]int32{
+		"AGGREGATE_FUNCTION_UNSPECIFIED": 0,
+		"AGGREGATE_FUNCTION_COUNT":       1,
+		"AGGREGATE_FUNCTION_SUM":         2,
+		"AGGREGATE_FUNCTION_MEAN":        3,
+		"AGGREGATE_FUNCTION_HISTOGRAM":   4,
+	}
+)
+
+func (x AggregateFunction) Enum() *AggregateFunction {
+	p := new(AggregateFunction)
+	*p = x
+	return p
+}
+
+func (x AggregateFunction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AggregateFunction) Descriptor() protoreflect.EnumDescriptor {
+	return file_featurevault_v1_feature_service_proto_enumTypes[1].Descriptor()
+}
+
+func (AggregateFunction) Type() protoreflect.EnumType {
+	return &file_featurevault_v1_feature_service_proto_enumTypes[1]
+}
+
+func (x AggregateFunction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AggregateFunction.Descriptor instead.
+func (AggregateFunction) EnumDescriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{1}
+}
+
 // Row is one observation of an entity at an event time.
 type Row struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -980,6 +1036,233 @@ func (x *RowRefusal) GetReason() string {
 	return ""
 }
 
+type AggregateRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	View     string                 `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	Field    string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	Function AggregateFunction      `protobuf:"varint,3,opt,name=function,proto3,enum=featurevault.v1.AggregateFunction" json:"function,omitempty"`
+	// Epsilon (> 0) and delta (in [0, 1)) of this query. Delta 0 uses the
+	// discrete Laplace mechanism (pure DP), delta > 0 the discrete Gaussian.
+	Epsilon float64 `protobuf:"fixed64,4,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
+	Delta   float64 `protobuf:"fixed64,5,opt,name=delta,proto3" json:"delta,omitempty"`
+	// Optional event-time range [start_time, end_time).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// MaxContributions bounds the rows one entity contributes (default 1).
+	MaxContributions int32 `protobuf:"varint,8,opt,name=max_contributions,json=maxContributions,proto3" json:"max_contributions,omitempty"`
+	// Buckets are the histogram's bucket edges, ascending; by default the
+	// field's declared buckets.
+	Buckets       []float64 `protobuf:"fixed64,9,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateRequest) Reset() {
+	*x = AggregateRequest{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateRequest) ProtoMessage() {}
+
+func (x *AggregateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateRequest.ProtoReflect.Descriptor instead.
+func (*AggregateRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AggregateRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *AggregateRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *AggregateRequest) GetFunction() AggregateFunction {
+	if x != nil {
+		return x.Function
+	}
+	return AggregateFunction_AGGREGATE_FUNCTION_UNSPECIFIED
+}
+
+func (x *AggregateRequest) GetEpsilon() float64 {
+	if x != nil {
+		return x.Epsilon
+	}
+	return 0
+}
+
+func (x *AggregateRequest) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
+	}
+	return 0
+}
+
+func (x *AggregateRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AggregateRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *AggregateRequest) GetMaxContributions() int32 {
+	if x != nil {
+		return x.MaxContributions
+	}
+	return 0
+}
+
+func (x *AggregateRequest) GetBuckets() []float64 {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+type AggregateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Value of a count, sum or mean, with noise.
+	Value float64 `protobuf:"fixed64,1,opt,name=value,proto3" json:"value,omitempty"`
+	// Counts of a histogram, one per bucket, with noise.
+	Counts           []float64 `protobuf:"fixed64,2,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	EpsilonSpent     float64   `protobuf:"fixed64,3,opt,name=epsilon_spent,json=epsilonSpent,proto3" json:"epsilon_spent,omitempty"`
+	DeltaSpent       float64   `protobuf:"fixed64,4,opt,name=delta_spent,json=deltaSpent,proto3" json:"delta_spent,omitempty"`
+	EpsilonRemaining float64   `protobuf:"fixed64,5,opt,name=epsilon_remaining,json=epsilonRemaining,proto3" json:"epsilon_remaining,omitempty"`
+	DeltaRemaining   float64   `protobuf:"fixed64,6,opt,name=delta_remaining,json=deltaRemaining,proto3" json:"delta_remaining,omitempty"`
+	// Mechanism names the noise: discrete_laplace or discrete_gaussian.
+	Mechanism string `protobuf:"bytes,7,opt,name=mechanism,proto3" json:"mechanism,omitempty"`
+	// GridStep is the resolution real-valued answers are rounded to.
+	GridStep float64 `protobuf:"fixed64,8,opt,name=grid_step,json=gridStep,proto3" json:"grid_step,omitempty"`
+	// NoiseStddev is the standard deviation of the noise added.
+	NoiseStddev   float64 `protobuf:"fixed64,9,opt,name=noise_stddev,json=noiseStddev,proto3" json:"noise_stddev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateResponse) Reset() {
+	*x = AggregateResponse{}
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateResponse) ProtoMessage() {}
+
+func (x *AggregateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_feature_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateResponse.ProtoReflect.Descriptor instead.
+func (*AggregateResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_feature_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AggregateResponse) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetCounts() []float64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *AggregateResponse) GetEpsilonSpent() float64 {
+	if x != nil {
+		return x.EpsilonSpent
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetDeltaSpent() float64 {
+	if x != nil {
+		return x.DeltaSpent
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetEpsilonRemaining() float64 {
+	if x != nil {
+		return x.EpsilonRemaining
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetDeltaRemaining() float64 {
+	if x != nil {
+		return x.DeltaRemaining
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetMechanism() string {
+	if x != nil {
+		return x.Mechanism
+	}
+	return ""
+}
+
+func (x *AggregateResponse) GetGridStep() float64 {
+	if x != nil {
+		return x.GridStep
+	}
+	return 0
+}
+
+func (x *AggregateResponse) GetNoiseStddev() float64 {
+	if x != nil {
+		return x.NoiseStddev
+	}
+	return 0
+}
+
 var File_featurevault_v1_feature_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_feature_service_proto_rawDesc = "" +
@@ -1055,20 +1338,49 @@ const file_featurevault_v1_feature_service_proto_rawDesc = "" +
 	"RowRefusal\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\tR\x06column\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*\xab\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xe5\x02\n" +
+	"\x10AggregateRequest\x12\x12\n" +
+	"\x04view\x18\x01 \x01(\tR\x04view\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12>\n" +
+	"\bfunction\x18\x03 \x01(\x0e2\".featurevault.v1.AggregateFunctionR\bfunction\x12\x18\n" +
+	"\aepsilon\x18\x04 \x01(\x01R\aepsilon\x12\x14\n" +
+	"\x05delta\x18\x05 \x01(\x01R\x05delta\x129\n" +
+	"\n" +
+	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12+\n" +
+	"\x11max_contributions\x18\b \x01(\x05R\x10maxContributions\x12\x18\n" +
+	"\abuckets\x18\t \x03(\x01R\abuckets\"\xbb\x02\n" +
+	"\x11AggregateResponse\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\x01R\x05value\x12\x16\n" +
+	"\x06counts\x18\x02 \x03(\x01R\x06counts\x12#\n" +
+	"\repsilon_spent\x18\x03 \x01(\x01R\fepsilonSpent\x12\x1f\n" +
+	"\vdelta_spent\x18\x04 \x01(\x01R\n" +
+	"deltaSpent\x12+\n" +
+	"\x11epsilon_remaining\x18\x05 \x01(\x01R\x10epsilonRemaining\x12'\n" +
+	"\x0fdelta_remaining\x18\x06 \x01(\x01R\x0edeltaRemaining\x12\x1c\n" +
+	"\tmechanism\x18\a \x01(\tR\tmechanism\x12\x1b\n" +
+	"\tgrid_step\x18\b \x01(\x01R\bgridStep\x12!\n" +
+	"\fnoise_stddev\x18\t \x01(\x01R\vnoiseStddev*\xab\x01\n" +
 	"\vFieldStatus\x12\x1c\n" +
 	"\x18FIELD_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FIELD_STATUS_PRESENT\x10\x01\x12\x15\n" +
 	"\x11FIELD_STATUS_NULL\x10\x02\x12\x1a\n" +
 	"\x16FIELD_STATUS_NOT_FOUND\x10\x03\x12\x18\n" +
 	"\x14FIELD_STATUS_EXPIRED\x10\x04\x12\x17\n" +
-	"\x13FIELD_STATUS_DENIED\x10\x052\x9d\x04\n" +
+	"\x13FIELD_STATUS_DENIED\x10\x05*\xb0\x01\n" +
+	"\x11AggregateFunction\x12\"\n" +
+	"\x1eAGGREGATE_FUNCTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18AGGREGATE_FUNCTION_COUNT\x10\x01\x12\x1a\n" +
+	"\x16AGGREGATE_FUNCTION_SUM\x10\x02\x12\x1b\n" +
+	"\x17AGGREGATE_FUNCTION_MEAN\x10\x03\x12 \n" +
+	"\x1cAGGREGATE_FUNCTION_HISTOGRAM\x10\x042\xf1\x04\n" +
 	"\x0eFeatureService\x12^\n" +
 	"\rWriteFeatures\x12%.featurevault.v1.WriteFeaturesRequest\x1a&.featurevault.v1.WriteFeaturesResponse\x12o\n" +
 	"\x11GetOnlineFeatures\x12).featurevault.v1.GetOnlineFeaturesRequest\x1a*.featurevault.v1.GetOnlineFeaturesResponse\"\x03\x90\x02\x01\x12_\n" +
 	"\vReadBatches\x12#.featurevault.v1.ReadBatchesRequest\x1a$.featurevault.v1.ReadBatchesResponse\"\x03\x90\x02\x010\x01\x12}\n" +
 	"\x15GetHistoricalFeatures\x12-.featurevault.v1.GetHistoricalFeaturesRequest\x1a..featurevault.v1.GetHistoricalFeaturesResponse\"\x03\x90\x02\x010\x01\x12Z\n" +
-	"\vIngestArrow\x12#.featurevault.v1.IngestArrowRequest\x1a$.featurevault.v1.IngestArrowResponse(\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\vIngestArrow\x12#.featurevault.v1.IngestArrowRequest\x1a$.featurevault.v1.IngestArrowResponse(\x01\x12R\n" +
+	"\tAggregate\x12!.featurevault.v1.AggregateRequest\x1a\".featurevault.v1.AggregateResponseBKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_feature_service_proto_rawDescOnce sync.Once
@@ -1082,57 +1394,65 @@ func file_featurevault_v1_feature_service_proto_rawDescGZIP() []byte {
 	return file_featurevault_v1_feature_service_proto_rawDescData
 }
 
-var file_featurevault_v1_feature_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_featurevault_v1_feature_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_featurevault_v1_feature_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_featurevault_v1_feature_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_featurevault_v1_feature_service_proto_goTypes = []any{
 	(FieldStatus)(0),                      // 0: featurevault.v1.FieldStatus
-	(*Row)(nil),                           // 1: featurevault.v1.Row
-	(*WriteFeaturesRequest)(nil),          // 2: featurevault.v1.WriteFeaturesRequest
-	(*WriteFeaturesResponse)(nil),         // 3: featurevault.v1.WriteFeaturesResponse
-	(*GetOnlineFeaturesRequest)(nil),      // 4: featurevault.v1.GetOnlineFeaturesRequest
-	(*OnlineRow)(nil),                     // 5: featurevault.v1.OnlineRow
-	(*GetOnlineFeaturesResponse)(nil),     // 6: featurevault.v1.GetOnlineFeaturesResponse
-	(*ReadBatchesRequest)(nil),            // 7: featurevault.v1.ReadBatchesRequest
-	(*ReadBatchesResponse)(nil),           // 8: featurevault.v1.ReadBatchesResponse
-	(*GetHistoricalFeaturesRequest)(nil),  // 9: featurevault.v1.GetHistoricalFeaturesRequest
-	(*GetHistoricalFeaturesResponse)(nil), // 10: featurevault.v1.GetHistoricalFeaturesResponse
-	(*IngestArrowRequest)(nil),            // 11: featurevault.v1.IngestArrowRequest
-	(*IngestArrowResponse)(nil),           // 12: featurevault.v1.IngestArrowResponse
-	(*RowRefusal)(nil),                    // 13: featurevault.v1.RowRefusal
-	nil,                                   // 14: featurevault.v1.Row.ValuesEntry
-	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
-	(*Value)(nil),                         // 16: featurevault.v1.Value
+	(AggregateFunction)(0),                // 1: featurevault.v1.AggregateFunction
+	(*Row)(nil),                           // 2: featurevault.v1.Row
+	(*WriteFeaturesRequest)(nil),          // 3: featurevault.v1.WriteFeaturesRequest
+	(*WriteFeaturesResponse)(nil),         // 4: featurevault.v1.WriteFeaturesResponse
+	(*GetOnlineFeaturesRequest)(nil),      // 5: featurevault.v1.GetOnlineFeaturesRequest
+	(*OnlineRow)(nil),                     // 6: featurevault.v1.OnlineRow
+	(*GetOnlineFeaturesResponse)(nil),     // 7: featurevault.v1.GetOnlineFeaturesResponse
+	(*ReadBatchesRequest)(nil),            // 8: featurevault.v1.ReadBatchesRequest
+	(*ReadBatchesResponse)(nil),           // 9: featurevault.v1.ReadBatchesResponse
+	(*GetHistoricalFeaturesRequest)(nil),  // 10: featurevault.v1.GetHistoricalFeaturesRequest
+	(*GetHistoricalFeaturesResponse)(nil), // 11: featurevault.v1.GetHistoricalFeaturesResponse
+	(*IngestArrowRequest)(nil),            // 12: featurevault.v1.IngestArrowRequest
+	(*IngestArrowResponse)(nil),           // 13: featurevault.v1.IngestArrowResponse
+	(*RowRefusal)(nil),                    // 14: featurevault.v1.RowRefusal
+	(*AggregateRequest)(nil),              // 15: featurevault.v1.AggregateRequest
+	(*AggregateResponse)(nil),             // 16: featurevault.v1.AggregateResponse
+	nil,                                   // 17: featurevault.v1.Row.ValuesEntry
+	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
+	(*Value)(nil),                         // 19: featurevault.v1.Value
 }
 var file_featurevault_v1_feature_service_proto_depIdxs = []int32{
-	15, // 0: featurevault.v1.Row.event_time:type_name -> google.protobuf.Timestamp
-	14, // 1: featurevault.v1.Row.values:type_name -> featurevault.v1.Row.ValuesEntry
-	1,  // 2: featurevault.v1.WriteFeaturesRequest.rows:type_name -> featurevault.v1.Row
-	15, // 3: featurevault.v1.OnlineRow.event_time:type_name -> google.protobuf.Timestamp
-	16, // 4: featurevault.v1.OnlineRow.values:type_name -> featurevault.v1.Value
+	18, // 0: featurevault.v1.Row.event_time:type_name -> google.protobuf.Timestamp
+	17, // 1: featurevault.v1.Row.values:type_name -> featurevault.v1.Row.ValuesEntry
+	2,  // 2: featurevault.v1.WriteFeaturesRequest.rows:type_name -> featurevault.v1.Row
+	18, // 3: featurevault.v1.OnlineRow.event_time:type_name -> google.protobuf.Timestamp
+	19, // 4: featurevault.v1.OnlineRow.values:type_name -> featurevault.v1.Value
 	0,  // 5: featurevault.v1.OnlineRow.statuses:type_name -> featurevault.v1.FieldStatus
-	5,  // 6: featurevault.v1.GetOnlineFeaturesResponse.rows:type_name -> featurevault.v1.OnlineRow
-	15, // 7: featurevault.v1.ReadBatchesRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 8: featurevault.v1.ReadBatchesRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 9: featurevault.v1.ReadBatchesRequest.as_of:type_name -> google.protobuf.Timestamp
-	15, // 10: featurevault.v1.ReadBatchesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
-	15, // 11: featurevault.v1.GetHistoricalFeaturesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
-	13, // 12: featurevault.v1.IngestArrowResponse.refusals:type_name -> featurevault.v1.RowRefusal
-	16, // 13: featurevault.v1.Row.ValuesEntry.value:type_name -> featurevault.v1.Value
-	2,  // 14: featurevault.v1.FeatureService.WriteFeatures:input_type -> featurevault.v1.WriteFeaturesRequest
-	4,  // 15: featurevault.v1.FeatureService.GetOnlineFeatures:input_type -> featurevault.v1.GetOnlineFeaturesRequest
-	7,  // 16: featurevault.v1.FeatureService.ReadBatches:input_type -> featurevault.v1.ReadBatchesRequest
-	9,  // 17: featurevault.v1.FeatureService.GetHistoricalFeatures:input_type -> featurevault.v1.GetHistoricalFeaturesRequest
-	11, // 18: featurevault.v1.FeatureService.IngestArrow:input_type -> featurevault.v1.IngestArrowRequest
-	3,  // 19: featurevault.v1.FeatureService.WriteFeatures:output_type -> featurevault.v1.WriteFeaturesResponse
-	6,  // 20: featurevault.v1.FeatureService.GetOnlineFeatures:output_type -> featurevault.v1.GetOnlineFeaturesResponse
-	8,  // 21: featurevault.v1.FeatureService.ReadBatches:output_type -> featurevault.v1.ReadBatchesResponse
-	10, // 22: featurevault.v1.FeatureService.GetHistoricalFeatures:output_type -> featurevault.v1.GetHistoricalFeaturesResponse
-	12, // 23: featurevault.v1.FeatureService.IngestArrow:output_type -> featurevault.v1.IngestArrowResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	6,  // 6: featurevault.v1.GetOnlineFeaturesResponse.rows:type_name -> featurevault.v1.OnlineRow
+	18, // 7: featurevault.v1.ReadBatchesRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 8: featurevault.v1.ReadBatchesRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 9: featurevault.v1.ReadBatchesRequest.as_of:type_name -> google.protobuf.Timestamp
+	18, // 10: featurevault.v1.ReadBatchesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
+	18, // 11: featurevault.v1.GetHistoricalFeaturesRequest.created_cutoff:type_name -> google.protobuf.Timestamp
+	14, // 12: featurevault.v1.IngestArrowResponse.refusals:type_name -> featurevault.v1.RowRefusal
+	1,  // 13: featurevault.v1.AggregateRequest.function:type_name -> featurevault.v1.AggregateFunction
+	18, // 14: featurevault.v1.AggregateRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 15: featurevault.v1.AggregateRequest.end_time:type_name -> google.protobuf.Timestamp
+	19, // 16: featurevault.v1.Row.ValuesEntry.value:type_name -> featurevault.v1.Value
+	3,  // 17: featurevault.v1.FeatureService.WriteFeatures:input_type -> featurevault.v1.WriteFeaturesRequest
+	5,  // 18: featurevault.v1.FeatureService.GetOnlineFeatures:input_type -> featurevault.v1.GetOnlineFeaturesRequest
+	8,  // 19: featurevault.v1.FeatureService.ReadBatches:input_type -> featurevault.v1.ReadBatchesRequest
+	10, // 20: featurevault.v1.FeatureService.GetHistoricalFeatures:input_type -> featurevault.v1.GetHistoricalFeaturesRequest
+	12, // 21: featurevault.v1.FeatureService.IngestArrow:input_type -> featurevault.v1.IngestArrowRequest
+	15, // 22: featurevault.v1.FeatureService.Aggregate:input_type -> featurevault.v1.AggregateRequest
+	4,  // 23: featurevault.v1.FeatureService.WriteFeatures:output_type -> featurevault.v1.WriteFeaturesResponse
+	7,  // 24: featurevault.v1.FeatureService.GetOnlineFeatures:output_type -> featurevault.v1.GetOnlineFeaturesResponse
+	9,  // 25: featurevault.v1.FeatureService.ReadBatches:output_type -> featurevault.v1.ReadBatchesResponse
+	11, // 26: featurevault.v1.FeatureService.GetHistoricalFeatures:output_type -> featurevault.v1.GetHistoricalFeaturesResponse
+	13, // 27: featurevault.v1.FeatureService.IngestArrow:output_type -> featurevault.v1.IngestArrowResponse
+	16, // 28: featurevault.v1.FeatureService.Aggregate:output_type -> featurevault.v1.AggregateResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_feature_service_proto_init() }
@@ -1146,8 +1466,8 @@ func file_featurevault_v1_feature_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_feature_service_proto_rawDesc), len(file_featurevault_v1_feature_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

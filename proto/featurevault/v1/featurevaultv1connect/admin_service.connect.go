@@ -77,6 +77,38 @@ const (
 	// AdminServiceVerifyAuditProcedure is the fully-qualified name of the AdminService's VerifyAudit
 	// RPC.
 	AdminServiceVerifyAuditProcedure = "/featurevault.v1.AdminService/VerifyAudit"
+	// AdminServiceGetKeyStatusProcedure is the fully-qualified name of the AdminService's GetKeyStatus
+	// RPC.
+	AdminServiceGetKeyStatusProcedure = "/featurevault.v1.AdminService/GetKeyStatus"
+	// AdminServiceRotateKEKProcedure is the fully-qualified name of the AdminService's RotateKEK RPC.
+	AdminServiceRotateKEKProcedure = "/featurevault.v1.AdminService/RotateKEK"
+	// AdminServiceRotateRootProcedure is the fully-qualified name of the AdminService's RotateRoot RPC.
+	AdminServiceRotateRootProcedure = "/featurevault.v1.AdminService/RotateRoot"
+	// AdminServiceRewrapKeysProcedure is the fully-qualified name of the AdminService's RewrapKeys RPC.
+	AdminServiceRewrapKeysProcedure = "/featurevault.v1.AdminService/RewrapKeys"
+	// AdminServiceRetireKEKProcedure is the fully-qualified name of the AdminService's RetireKEK RPC.
+	AdminServiceRetireKEKProcedure = "/featurevault.v1.AdminService/RetireKEK"
+	// AdminServiceRotateSubjectKeyProcedure is the fully-qualified name of the AdminService's
+	// RotateSubjectKey RPC.
+	AdminServiceRotateSubjectKeyProcedure = "/featurevault.v1.AdminService/RotateSubjectKey"
+	// AdminServiceEraseProcedure is the fully-qualified name of the AdminService's Erase RPC.
+	AdminServiceEraseProcedure = "/featurevault.v1.AdminService/Erase"
+	// AdminServiceExportSubjectProcedure is the fully-qualified name of the AdminService's
+	// ExportSubject RPC.
+	AdminServiceExportSubjectProcedure = "/featurevault.v1.AdminService/ExportSubject"
+	// AdminServiceRestrictSubjectProcedure is the fully-qualified name of the AdminService's
+	// RestrictSubject RPC.
+	AdminServiceRestrictSubjectProcedure = "/featurevault.v1.AdminService/RestrictSubject"
+	// AdminServiceSetBudgetProcedure is the fully-qualified name of the AdminService's SetBudget RPC.
+	AdminServiceSetBudgetProcedure = "/featurevault.v1.AdminService/SetBudget"
+	// AdminServiceGetBudgetProcedure is the fully-qualified name of the AdminService's GetBudget RPC.
+	AdminServiceGetBudgetProcedure = "/featurevault.v1.AdminService/GetBudget"
+	// AdminServiceResetBudgetProcedure is the fully-qualified name of the AdminService's ResetBudget
+	// RPC.
+	AdminServiceResetBudgetProcedure = "/featurevault.v1.AdminService/ResetBudget"
+	// AdminServiceUnrestrictSubjectProcedure is the fully-qualified name of the AdminService's
+	// UnrestrictSubject RPC.
+	AdminServiceUnrestrictSubjectProcedure = "/featurevault.v1.AdminService/UnrestrictSubject"
 )
 
 // AdminServiceClient is a client for the featurevault.v1.AdminService service.
@@ -110,6 +142,48 @@ type AdminServiceClient interface {
 	ReadAudit(context.Context, *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error)
 	// VerifyAudit checks the whole chain and locates every inconsistency.
 	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
+	// GetKeyStatus reports the key hierarchy: the KEK's versions, how many
+	// keys each wraps and when it was made, retired versions, the root key's
+	// version and any unfinished rewrap. It holds no key material.
+	GetKeyStatus(context.Context, *connect.Request[v1.GetKeyStatusRequest]) (*connect.Response[v1.GetKeyStatusResponse], error)
+	// RotateKEK adds a new KEK version and makes it primary: keys wrapped from
+	// now on name it. Follow with RewrapKeys, then RetireKEK of the old one.
+	RotateKEK(context.Context, *connect.Request[v1.RotateKEKRequest]) (*connect.Response[v1.RotateKEKResponse], error)
+	// RotateRoot re-wraps the KEK under a new version of the root key: for
+	// the local KMS a new version of the root file (older ones destroyed with
+	// destroy_previous); for an external KMS, its current version.
+	RotateRoot(context.Context, *connect.Request[v1.RotateRootRequest]) (*connect.Response[v1.RotateRootResponse], error)
+	// RewrapKeys re-wraps every subject key and service keyset under the
+	// primary KEK version, streaming progress after each batch. It resumes an
+	// interrupted rewrap from its last stored batch; a client that goes away
+	// stops it there.
+	RewrapKeys(context.Context, *connect.Request[v1.RewrapKeysRequest]) (*connect.ServerStreamForClient[v1.RewrapKeysResponse], error)
+	// RetireKEK destroys a KEK version that wraps nothing any more, then
+	// re-wraps the KEK under a new root version (destroying older local ones),
+	// so that no backup can unwrap what the version wrapped. It refuses with
+	// FailedPrecondition while the version is primary or still wraps keys.
+	RetireKEK(context.Context, *connect.Request[v1.RetireKEKRequest]) (*connect.Response[v1.RetireKEKResponse], error)
+	// RotateSubjectKey gives one subject a fresh key, re-encrypts every value
+	// of it, and destroys the old key.
+	RotateSubjectKey(context.Context, *connect.Request[v1.RotateSubjectKeyRequest]) (*connect.Response[v1.RotateSubjectKeyResponse], error)
+	// Erase crypto-shreds subjects: destroys each one's key, deletes its rows
+	// in every view of the entity and its subject record, and appends an
+	// erasure receipt per subject to the audit log. With suppress, later
+	// writes of the subjects fail with FailedPrecondition.
+	Erase(context.Context, *connect.Request[v1.EraseRequest]) (*connect.Response[v1.EraseResponse], error)
+	// ExportSubject returns every stored feature of one subject, decrypted
+	// (right of access and portability).
+	ExportSubject(context.Context, *connect.Request[v1.ExportSubjectRequest]) (*connect.Response[v1.ExportSubjectResponse], error)
+	// RestrictSubject excludes a subject from the reads made for a purpose
+	// ("*": every purpose); UnrestrictSubject lifts it.
+	RestrictSubject(context.Context, *connect.Request[v1.RestrictSubjectRequest]) (*connect.Response[v1.RestrictSubjectResponse], error)
+	// SetBudget sets a principal's total privacy budget (per view when the
+	// server keeps budgets per view). Without one, Aggregate is refused.
+	SetBudget(context.Context, *connect.Request[v1.SetBudgetRequest]) (*connect.Response[v1.SetBudgetResponse], error)
+	GetBudget(context.Context, *connect.Request[v1.GetBudgetRequest]) (*connect.Response[v1.GetBudgetResponse], error)
+	// ResetBudget sets what a principal has spent back to zero.
+	ResetBudget(context.Context, *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error)
+	UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the featurevault.v1.AdminService service. By
@@ -226,27 +300,124 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getKeyStatus: connect.NewClient[v1.GetKeyStatusRequest, v1.GetKeyStatusResponse](
+			httpClient,
+			baseURL+AdminServiceGetKeyStatusProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetKeyStatus")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		rotateKEK: connect.NewClient[v1.RotateKEKRequest, v1.RotateKEKResponse](
+			httpClient,
+			baseURL+AdminServiceRotateKEKProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateKEK")),
+			connect.WithClientOptions(opts...),
+		),
+		rotateRoot: connect.NewClient[v1.RotateRootRequest, v1.RotateRootResponse](
+			httpClient,
+			baseURL+AdminServiceRotateRootProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateRoot")),
+			connect.WithClientOptions(opts...),
+		),
+		rewrapKeys: connect.NewClient[v1.RewrapKeysRequest, v1.RewrapKeysResponse](
+			httpClient,
+			baseURL+AdminServiceRewrapKeysProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RewrapKeys")),
+			connect.WithClientOptions(opts...),
+		),
+		retireKEK: connect.NewClient[v1.RetireKEKRequest, v1.RetireKEKResponse](
+			httpClient,
+			baseURL+AdminServiceRetireKEKProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RetireKEK")),
+			connect.WithClientOptions(opts...),
+		),
+		rotateSubjectKey: connect.NewClient[v1.RotateSubjectKeyRequest, v1.RotateSubjectKeyResponse](
+			httpClient,
+			baseURL+AdminServiceRotateSubjectKeyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RotateSubjectKey")),
+			connect.WithClientOptions(opts...),
+		),
+		erase: connect.NewClient[v1.EraseRequest, v1.EraseResponse](
+			httpClient,
+			baseURL+AdminServiceEraseProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Erase")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		exportSubject: connect.NewClient[v1.ExportSubjectRequest, v1.ExportSubjectResponse](
+			httpClient,
+			baseURL+AdminServiceExportSubjectProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportSubject")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		restrictSubject: connect.NewClient[v1.RestrictSubjectRequest, v1.RestrictSubjectResponse](
+			httpClient,
+			baseURL+AdminServiceRestrictSubjectProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RestrictSubject")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setBudget: connect.NewClient[v1.SetBudgetRequest, v1.SetBudgetResponse](
+			httpClient,
+			baseURL+AdminServiceSetBudgetProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetBudget")),
+			connect.WithClientOptions(opts...),
+		),
+		getBudget: connect.NewClient[v1.GetBudgetRequest, v1.GetBudgetResponse](
+			httpClient,
+			baseURL+AdminServiceGetBudgetProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetBudget")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		resetBudget: connect.NewClient[v1.ResetBudgetRequest, v1.ResetBudgetResponse](
+			httpClient,
+			baseURL+AdminServiceResetBudgetProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ResetBudget")),
+			connect.WithClientOptions(opts...),
+		),
+		unrestrictSubject: connect.NewClient[v1.UnrestrictSubjectRequest, v1.UnrestrictSubjectResponse](
+			httpClient,
+			baseURL+AdminServiceUnrestrictSubjectProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UnrestrictSubject")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	applyEntity      *connect.Client[v1.ApplyEntityRequest, v1.ApplyEntityResponse]
-	applyFeatureView *connect.Client[v1.ApplyFeatureViewRequest, v1.ApplyFeatureViewResponse]
-	getFeatureView   *connect.Client[v1.GetFeatureViewRequest, v1.GetFeatureViewResponse]
-	listFeatureViews *connect.Client[v1.ListFeatureViewsRequest, v1.ListFeatureViewsResponse]
-	createPrincipal  *connect.Client[v1.CreatePrincipalRequest, v1.CreatePrincipalResponse]
-	listPrincipals   *connect.Client[v1.ListPrincipalsRequest, v1.ListPrincipalsResponse]
-	revokePrincipal  *connect.Client[v1.RevokePrincipalRequest, v1.RevokePrincipalResponse]
-	issueToken       *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
-	assignRole       *connect.Client[v1.AssignRoleRequest, v1.AssignRoleResponse]
-	unassignRole     *connect.Client[v1.UnassignRoleRequest, v1.UnassignRoleResponse]
-	grantPolicy      *connect.Client[v1.GrantPolicyRequest, v1.GrantPolicyResponse]
-	revokePolicy     *connect.Client[v1.RevokePolicyRequest, v1.RevokePolicyResponse]
-	listPolicies     *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
-	explain          *connect.Client[v1.ExplainRequest, v1.ExplainResponse]
-	readAudit        *connect.Client[v1.ReadAuditRequest, v1.ReadAuditResponse]
-	verifyAudit      *connect.Client[v1.VerifyAuditRequest, v1.VerifyAuditResponse]
+	applyEntity       *connect.Client[v1.ApplyEntityRequest, v1.ApplyEntityResponse]
+	applyFeatureView  *connect.Client[v1.ApplyFeatureViewRequest, v1.ApplyFeatureViewResponse]
+	getFeatureView    *connect.Client[v1.GetFeatureViewRequest, v1.GetFeatureViewResponse]
+	listFeatureViews  *connect.Client[v1.ListFeatureViewsRequest, v1.ListFeatureViewsResponse]
+	createPrincipal   *connect.Client[v1.CreatePrincipalRequest, v1.CreatePrincipalResponse]
+	listPrincipals    *connect.Client[v1.ListPrincipalsRequest, v1.ListPrincipalsResponse]
+	revokePrincipal   *connect.Client[v1.RevokePrincipalRequest, v1.RevokePrincipalResponse]
+	issueToken        *connect.Client[v1.IssueTokenRequest, v1.IssueTokenResponse]
+	assignRole        *connect.Client[v1.AssignRoleRequest, v1.AssignRoleResponse]
+	unassignRole      *connect.Client[v1.UnassignRoleRequest, v1.UnassignRoleResponse]
+	grantPolicy       *connect.Client[v1.GrantPolicyRequest, v1.GrantPolicyResponse]
+	revokePolicy      *connect.Client[v1.RevokePolicyRequest, v1.RevokePolicyResponse]
+	listPolicies      *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
+	explain           *connect.Client[v1.ExplainRequest, v1.ExplainResponse]
+	readAudit         *connect.Client[v1.ReadAuditRequest, v1.ReadAuditResponse]
+	verifyAudit       *connect.Client[v1.VerifyAuditRequest, v1.VerifyAuditResponse]
+	getKeyStatus      *connect.Client[v1.GetKeyStatusRequest, v1.GetKeyStatusResponse]
+	rotateKEK         *connect.Client[v1.RotateKEKRequest, v1.RotateKEKResponse]
+	rotateRoot        *connect.Client[v1.RotateRootRequest, v1.RotateRootResponse]
+	rewrapKeys        *connect.Client[v1.RewrapKeysRequest, v1.RewrapKeysResponse]
+	retireKEK         *connect.Client[v1.RetireKEKRequest, v1.RetireKEKResponse]
+	rotateSubjectKey  *connect.Client[v1.RotateSubjectKeyRequest, v1.RotateSubjectKeyResponse]
+	erase             *connect.Client[v1.EraseRequest, v1.EraseResponse]
+	exportSubject     *connect.Client[v1.ExportSubjectRequest, v1.ExportSubjectResponse]
+	restrictSubject   *connect.Client[v1.RestrictSubjectRequest, v1.RestrictSubjectResponse]
+	setBudget         *connect.Client[v1.SetBudgetRequest, v1.SetBudgetResponse]
+	getBudget         *connect.Client[v1.GetBudgetRequest, v1.GetBudgetResponse]
+	resetBudget       *connect.Client[v1.ResetBudgetRequest, v1.ResetBudgetResponse]
+	unrestrictSubject *connect.Client[v1.UnrestrictSubjectRequest, v1.UnrestrictSubjectResponse]
 }
 
 // ApplyEntity calls featurevault.v1.AdminService.ApplyEntity.
@@ -329,6 +500,71 @@ func (c *adminServiceClient) VerifyAudit(ctx context.Context, req *connect.Reque
 	return c.verifyAudit.CallUnary(ctx, req)
 }
 
+// GetKeyStatus calls featurevault.v1.AdminService.GetKeyStatus.
+func (c *adminServiceClient) GetKeyStatus(ctx context.Context, req *connect.Request[v1.GetKeyStatusRequest]) (*connect.Response[v1.GetKeyStatusResponse], error) {
+	return c.getKeyStatus.CallUnary(ctx, req)
+}
+
+// RotateKEK calls featurevault.v1.AdminService.RotateKEK.
+func (c *adminServiceClient) RotateKEK(ctx context.Context, req *connect.Request[v1.RotateKEKRequest]) (*connect.Response[v1.RotateKEKResponse], error) {
+	return c.rotateKEK.CallUnary(ctx, req)
+}
+
+// RotateRoot calls featurevault.v1.AdminService.RotateRoot.
+func (c *adminServiceClient) RotateRoot(ctx context.Context, req *connect.Request[v1.RotateRootRequest]) (*connect.Response[v1.RotateRootResponse], error) {
+	return c.rotateRoot.CallUnary(ctx, req)
+}
+
+// RewrapKeys calls featurevault.v1.AdminService.RewrapKeys.
+func (c *adminServiceClient) RewrapKeys(ctx context.Context, req *connect.Request[v1.RewrapKeysRequest]) (*connect.ServerStreamForClient[v1.RewrapKeysResponse], error) {
+	return c.rewrapKeys.CallServerStream(ctx, req)
+}
+
+// RetireKEK calls featurevault.v1.AdminService.RetireKEK.
+func (c *adminServiceClient) RetireKEK(ctx context.Context, req *connect.Request[v1.RetireKEKRequest]) (*connect.Response[v1.RetireKEKResponse], error) {
+	return c.retireKEK.CallUnary(ctx, req)
+}
+
+// RotateSubjectKey calls featurevault.v1.AdminService.RotateSubjectKey.
+func (c *adminServiceClient) RotateSubjectKey(ctx context.Context, req *connect.Request[v1.RotateSubjectKeyRequest]) (*connect.Response[v1.RotateSubjectKeyResponse], error) {
+	return c.rotateSubjectKey.CallUnary(ctx, req)
+}
+
+// Erase calls featurevault.v1.AdminService.Erase.
+func (c *adminServiceClient) Erase(ctx context.Context, req *connect.Request[v1.EraseRequest]) (*connect.Response[v1.EraseResponse], error) {
+	return c.erase.CallUnary(ctx, req)
+}
+
+// ExportSubject calls featurevault.v1.AdminService.ExportSubject.
+func (c *adminServiceClient) ExportSubject(ctx context.Context, req *connect.Request[v1.ExportSubjectRequest]) (*connect.Response[v1.ExportSubjectResponse], error) {
+	return c.exportSubject.CallUnary(ctx, req)
+}
+
+// RestrictSubject calls featurevault.v1.AdminService.RestrictSubject.
+func (c *adminServiceClient) RestrictSubject(ctx context.Context, req *connect.Request[v1.RestrictSubjectRequest]) (*connect.Response[v1.RestrictSubjectResponse], error) {
+	return c.restrictSubject.CallUnary(ctx, req)
+}
+
+// SetBudget calls featurevault.v1.AdminService.SetBudget.
+func (c *adminServiceClient) SetBudget(ctx context.Context, req *connect.Request[v1.SetBudgetRequest]) (*connect.Response[v1.SetBudgetResponse], error) {
+	return c.setBudget.CallUnary(ctx, req)
+}
+
+// GetBudget calls featurevault.v1.AdminService.GetBudget.
+func (c *adminServiceClient) GetBudget(ctx context.Context, req *connect.Request[v1.GetBudgetRequest]) (*connect.Response[v1.GetBudgetResponse], error) {
+	return c.getBudget.CallUnary(ctx, req)
+}
+
+// ResetBudget calls featurevault.v1.AdminService.ResetBudget.
+func (c *adminServiceClient) ResetBudget(ctx context.Context, req *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error) {
+	return c.resetBudget.CallUnary(ctx, req)
+}
+
+// UnrestrictSubject calls featurevault.v1.AdminService.UnrestrictSubject.
+func (c *adminServiceClient) UnrestrictSubject(ctx context.Context, req *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error) {
+	return c.unrestrictSubject.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the featurevault.v1.AdminService service.
 type AdminServiceHandler interface {
 	// ApplyEntity creates an entity or updates its description. Changing the
@@ -360,6 +596,48 @@ type AdminServiceHandler interface {
 	ReadAudit(context.Context, *connect.Request[v1.ReadAuditRequest]) (*connect.Response[v1.ReadAuditResponse], error)
 	// VerifyAudit checks the whole chain and locates every inconsistency.
 	VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error)
+	// GetKeyStatus reports the key hierarchy: the KEK's versions, how many
+	// keys each wraps and when it was made, retired versions, the root key's
+	// version and any unfinished rewrap. It holds no key material.
+	GetKeyStatus(context.Context, *connect.Request[v1.GetKeyStatusRequest]) (*connect.Response[v1.GetKeyStatusResponse], error)
+	// RotateKEK adds a new KEK version and makes it primary: keys wrapped from
+	// now on name it. Follow with RewrapKeys, then RetireKEK of the old one.
+	RotateKEK(context.Context, *connect.Request[v1.RotateKEKRequest]) (*connect.Response[v1.RotateKEKResponse], error)
+	// RotateRoot re-wraps the KEK under a new version of the root key: for
+	// the local KMS a new version of the root file (older ones destroyed with
+	// destroy_previous); for an external KMS, its current version.
+	RotateRoot(context.Context, *connect.Request[v1.RotateRootRequest]) (*connect.Response[v1.RotateRootResponse], error)
+	// RewrapKeys re-wraps every subject key and service keyset under the
+	// primary KEK version, streaming progress after each batch. It resumes an
+	// interrupted rewrap from its last stored batch; a client that goes away
+	// stops it there.
+	RewrapKeys(context.Context, *connect.Request[v1.RewrapKeysRequest], *connect.ServerStream[v1.RewrapKeysResponse]) error
+	// RetireKEK destroys a KEK version that wraps nothing any more, then
+	// re-wraps the KEK under a new root version (destroying older local ones),
+	// so that no backup can unwrap what the version wrapped. It refuses with
+	// FailedPrecondition while the version is primary or still wraps keys.
+	RetireKEK(context.Context, *connect.Request[v1.RetireKEKRequest]) (*connect.Response[v1.RetireKEKResponse], error)
+	// RotateSubjectKey gives one subject a fresh key, re-encrypts every value
+	// of it, and destroys the old key.
+	RotateSubjectKey(context.Context, *connect.Request[v1.RotateSubjectKeyRequest]) (*connect.Response[v1.RotateSubjectKeyResponse], error)
+	// Erase crypto-shreds subjects: destroys each one's key, deletes its rows
+	// in every view of the entity and its subject record, and appends an
+	// erasure receipt per subject to the audit log. With suppress, later
+	// writes of the subjects fail with FailedPrecondition.
+	Erase(context.Context, *connect.Request[v1.EraseRequest]) (*connect.Response[v1.EraseResponse], error)
+	// ExportSubject returns every stored feature of one subject, decrypted
+	// (right of access and portability).
+	ExportSubject(context.Context, *connect.Request[v1.ExportSubjectRequest]) (*connect.Response[v1.ExportSubjectResponse], error)
+	// RestrictSubject excludes a subject from the reads made for a purpose
+	// ("*": every purpose); UnrestrictSubject lifts it.
+	RestrictSubject(context.Context, *connect.Request[v1.RestrictSubjectRequest]) (*connect.Response[v1.RestrictSubjectResponse], error)
+	// SetBudget sets a principal's total privacy budget (per view when the
+	// server keeps budgets per view). Without one, Aggregate is refused.
+	SetBudget(context.Context, *connect.Request[v1.SetBudgetRequest]) (*connect.Response[v1.SetBudgetResponse], error)
+	GetBudget(context.Context, *connect.Request[v1.GetBudgetRequest]) (*connect.Response[v1.GetBudgetResponse], error)
+	// ResetBudget sets what a principal has spent back to zero.
+	ResetBudget(context.Context, *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error)
+	UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -472,6 +750,90 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetKeyStatusHandler := connect.NewUnaryHandler(
+		AdminServiceGetKeyStatusProcedure,
+		svc.GetKeyStatus,
+		connect.WithSchema(adminServiceMethods.ByName("GetKeyStatus")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRotateKEKHandler := connect.NewUnaryHandler(
+		AdminServiceRotateKEKProcedure,
+		svc.RotateKEK,
+		connect.WithSchema(adminServiceMethods.ByName("RotateKEK")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRotateRootHandler := connect.NewUnaryHandler(
+		AdminServiceRotateRootProcedure,
+		svc.RotateRoot,
+		connect.WithSchema(adminServiceMethods.ByName("RotateRoot")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRewrapKeysHandler := connect.NewServerStreamHandler(
+		AdminServiceRewrapKeysProcedure,
+		svc.RewrapKeys,
+		connect.WithSchema(adminServiceMethods.ByName("RewrapKeys")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRetireKEKHandler := connect.NewUnaryHandler(
+		AdminServiceRetireKEKProcedure,
+		svc.RetireKEK,
+		connect.WithSchema(adminServiceMethods.ByName("RetireKEK")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRotateSubjectKeyHandler := connect.NewUnaryHandler(
+		AdminServiceRotateSubjectKeyProcedure,
+		svc.RotateSubjectKey,
+		connect.WithSchema(adminServiceMethods.ByName("RotateSubjectKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceEraseHandler := connect.NewUnaryHandler(
+		AdminServiceEraseProcedure,
+		svc.Erase,
+		connect.WithSchema(adminServiceMethods.ByName("Erase")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceExportSubjectHandler := connect.NewUnaryHandler(
+		AdminServiceExportSubjectProcedure,
+		svc.ExportSubject,
+		connect.WithSchema(adminServiceMethods.ByName("ExportSubject")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRestrictSubjectHandler := connect.NewUnaryHandler(
+		AdminServiceRestrictSubjectProcedure,
+		svc.RestrictSubject,
+		connect.WithSchema(adminServiceMethods.ByName("RestrictSubject")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetBudgetHandler := connect.NewUnaryHandler(
+		AdminServiceSetBudgetProcedure,
+		svc.SetBudget,
+		connect.WithSchema(adminServiceMethods.ByName("SetBudget")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetBudgetHandler := connect.NewUnaryHandler(
+		AdminServiceGetBudgetProcedure,
+		svc.GetBudget,
+		connect.WithSchema(adminServiceMethods.ByName("GetBudget")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceResetBudgetHandler := connect.NewUnaryHandler(
+		AdminServiceResetBudgetProcedure,
+		svc.ResetBudget,
+		connect.WithSchema(adminServiceMethods.ByName("ResetBudget")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUnrestrictSubjectHandler := connect.NewUnaryHandler(
+		AdminServiceUnrestrictSubjectProcedure,
+		svc.UnrestrictSubject,
+		connect.WithSchema(adminServiceMethods.ByName("UnrestrictSubject")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceApplyEntityProcedure:
@@ -506,6 +868,32 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceReadAuditHandler.ServeHTTP(w, r)
 		case AdminServiceVerifyAuditProcedure:
 			adminServiceVerifyAuditHandler.ServeHTTP(w, r)
+		case AdminServiceGetKeyStatusProcedure:
+			adminServiceGetKeyStatusHandler.ServeHTTP(w, r)
+		case AdminServiceRotateKEKProcedure:
+			adminServiceRotateKEKHandler.ServeHTTP(w, r)
+		case AdminServiceRotateRootProcedure:
+			adminServiceRotateRootHandler.ServeHTTP(w, r)
+		case AdminServiceRewrapKeysProcedure:
+			adminServiceRewrapKeysHandler.ServeHTTP(w, r)
+		case AdminServiceRetireKEKProcedure:
+			adminServiceRetireKEKHandler.ServeHTTP(w, r)
+		case AdminServiceRotateSubjectKeyProcedure:
+			adminServiceRotateSubjectKeyHandler.ServeHTTP(w, r)
+		case AdminServiceEraseProcedure:
+			adminServiceEraseHandler.ServeHTTP(w, r)
+		case AdminServiceExportSubjectProcedure:
+			adminServiceExportSubjectHandler.ServeHTTP(w, r)
+		case AdminServiceRestrictSubjectProcedure:
+			adminServiceRestrictSubjectHandler.ServeHTTP(w, r)
+		case AdminServiceSetBudgetProcedure:
+			adminServiceSetBudgetHandler.ServeHTTP(w, r)
+		case AdminServiceGetBudgetProcedure:
+			adminServiceGetBudgetHandler.ServeHTTP(w, r)
+		case AdminServiceResetBudgetProcedure:
+			adminServiceResetBudgetHandler.ServeHTTP(w, r)
+		case AdminServiceUnrestrictSubjectProcedure:
+			adminServiceUnrestrictSubjectHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -577,4 +965,56 @@ func (UnimplementedAdminServiceHandler) ReadAudit(context.Context, *connect.Requ
 
 func (UnimplementedAdminServiceHandler) VerifyAudit(context.Context, *connect.Request[v1.VerifyAuditRequest]) (*connect.Response[v1.VerifyAuditResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.VerifyAudit is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetKeyStatus(context.Context, *connect.Request[v1.GetKeyStatusRequest]) (*connect.Response[v1.GetKeyStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.GetKeyStatus is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateKEK(context.Context, *connect.Request[v1.RotateKEKRequest]) (*connect.Response[v1.RotateKEKResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RotateKEK is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateRoot(context.Context, *connect.Request[v1.RotateRootRequest]) (*connect.Response[v1.RotateRootResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RotateRoot is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RewrapKeys(context.Context, *connect.Request[v1.RewrapKeysRequest], *connect.ServerStream[v1.RewrapKeysResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RewrapKeys is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RetireKEK(context.Context, *connect.Request[v1.RetireKEKRequest]) (*connect.Response[v1.RetireKEKResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RetireKEK is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RotateSubjectKey(context.Context, *connect.Request[v1.RotateSubjectKeyRequest]) (*connect.Response[v1.RotateSubjectKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RotateSubjectKey is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Erase(context.Context, *connect.Request[v1.EraseRequest]) (*connect.Response[v1.EraseResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.Erase is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportSubject(context.Context, *connect.Request[v1.ExportSubjectRequest]) (*connect.Response[v1.ExportSubjectResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ExportSubject is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RestrictSubject(context.Context, *connect.Request[v1.RestrictSubjectRequest]) (*connect.Response[v1.RestrictSubjectResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.RestrictSubject is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetBudget(context.Context, *connect.Request[v1.SetBudgetRequest]) (*connect.Response[v1.SetBudgetResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.SetBudget is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetBudget(context.Context, *connect.Request[v1.GetBudgetRequest]) (*connect.Response[v1.GetBudgetResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.GetBudget is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ResetBudget(context.Context, *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.ResetBudget is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.UnrestrictSubject is not implemented"))
 }

@@ -48,6 +48,9 @@ const (
 	// FeatureServiceIngestArrowProcedure is the fully-qualified name of the FeatureService's
 	// IngestArrow RPC.
 	FeatureServiceIngestArrowProcedure = "/featurevault.v1.FeatureService/IngestArrow"
+	// FeatureServiceAggregateProcedure is the fully-qualified name of the FeatureService's Aggregate
+	// RPC.
+	FeatureServiceAggregateProcedure = "/featurevault.v1.FeatureService/Aggregate"
 )
 
 // FeatureServiceClient is a client for the featurevault.v1.FeatureService service.
@@ -76,6 +79,11 @@ type FeatureServiceClient interface {
 	// checked), and the call fails with INVALID_ARGUMENT carrying an
 	// IngestArrowResponse detail that lists the refused rows.
 	IngestArrow(context.Context) *connect.ClientStreamForClient[v1.IngestArrowRequest, v1.IngestArrowResponse]
+	// Aggregate answers a count, sum, mean or histogram over one column with
+	// differential privacy. It needs the aggregate action on the column, and
+	// charges the caller's privacy budget before the answer leaves the
+	// server; an exhausted budget is ResourceExhausted.
+	Aggregate(context.Context, *connect.Request[v1.AggregateRequest]) (*connect.Response[v1.AggregateResponse], error)
 }
 
 // NewFeatureServiceClient constructs a client for the featurevault.v1.FeatureService service. By
@@ -122,6 +130,12 @@ func NewFeatureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(featureServiceMethods.ByName("IngestArrow")),
 			connect.WithClientOptions(opts...),
 		),
+		aggregate: connect.NewClient[v1.AggregateRequest, v1.AggregateResponse](
+			httpClient,
+			baseURL+FeatureServiceAggregateProcedure,
+			connect.WithSchema(featureServiceMethods.ByName("Aggregate")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -132,6 +146,7 @@ type featureServiceClient struct {
 	readBatches           *connect.Client[v1.ReadBatchesRequest, v1.ReadBatchesResponse]
 	getHistoricalFeatures *connect.Client[v1.GetHistoricalFeaturesRequest, v1.GetHistoricalFeaturesResponse]
 	ingestArrow           *connect.Client[v1.IngestArrowRequest, v1.IngestArrowResponse]
+	aggregate             *connect.Client[v1.AggregateRequest, v1.AggregateResponse]
 }
 
 // WriteFeatures calls featurevault.v1.FeatureService.WriteFeatures.
@@ -157,6 +172,11 @@ func (c *featureServiceClient) GetHistoricalFeatures(ctx context.Context, req *c
 // IngestArrow calls featurevault.v1.FeatureService.IngestArrow.
 func (c *featureServiceClient) IngestArrow(ctx context.Context) *connect.ClientStreamForClient[v1.IngestArrowRequest, v1.IngestArrowResponse] {
 	return c.ingestArrow.CallClientStream(ctx)
+}
+
+// Aggregate calls featurevault.v1.FeatureService.Aggregate.
+func (c *featureServiceClient) Aggregate(ctx context.Context, req *connect.Request[v1.AggregateRequest]) (*connect.Response[v1.AggregateResponse], error) {
+	return c.aggregate.CallUnary(ctx, req)
 }
 
 // FeatureServiceHandler is an implementation of the featurevault.v1.FeatureService service.
@@ -185,6 +205,11 @@ type FeatureServiceHandler interface {
 	// checked), and the call fails with INVALID_ARGUMENT carrying an
 	// IngestArrowResponse detail that lists the refused rows.
 	IngestArrow(context.Context, *connect.ClientStream[v1.IngestArrowRequest]) (*connect.Response[v1.IngestArrowResponse], error)
+	// Aggregate answers a count, sum, mean or histogram over one column with
+	// differential privacy. It needs the aggregate action on the column, and
+	// charges the caller's privacy budget before the answer leaves the
+	// server; an exhausted budget is ResourceExhausted.
+	Aggregate(context.Context, *connect.Request[v1.AggregateRequest]) (*connect.Response[v1.AggregateResponse], error)
 }
 
 // NewFeatureServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -227,6 +252,12 @@ func NewFeatureServiceHandler(svc FeatureServiceHandler, opts ...connect.Handler
 		connect.WithSchema(featureServiceMethods.ByName("IngestArrow")),
 		connect.WithHandlerOptions(opts...),
 	)
+	featureServiceAggregateHandler := connect.NewUnaryHandler(
+		FeatureServiceAggregateProcedure,
+		svc.Aggregate,
+		connect.WithSchema(featureServiceMethods.ByName("Aggregate")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.FeatureService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case FeatureServiceWriteFeaturesProcedure:
@@ -239,6 +270,8 @@ func NewFeatureServiceHandler(svc FeatureServiceHandler, opts ...connect.Handler
 			featureServiceGetHistoricalFeaturesHandler.ServeHTTP(w, r)
 		case FeatureServiceIngestArrowProcedure:
 			featureServiceIngestArrowHandler.ServeHTTP(w, r)
+		case FeatureServiceAggregateProcedure:
+			featureServiceAggregateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -266,4 +299,8 @@ func (UnimplementedFeatureServiceHandler) GetHistoricalFeatures(context.Context,
 
 func (UnimplementedFeatureServiceHandler) IngestArrow(context.Context, *connect.ClientStream[v1.IngestArrowRequest]) (*connect.Response[v1.IngestArrowResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.IngestArrow is not implemented"))
+}
+
+func (UnimplementedFeatureServiceHandler) Aggregate(context.Context, *connect.Request[v1.AggregateRequest]) (*connect.Response[v1.AggregateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.FeatureService.Aggregate is not implemented"))
 }
