@@ -113,6 +113,12 @@ func (h *featureHandler) query(m *fvv1.AggregateRequest) (privacy.Query, error) 
 	}
 	f, _, _ := v.Field(m.Field)
 	q := privacy.Query{Fn: fn, Epsilon: m.Epsilon, Delta: m.Delta, MaxContributions: int(m.MaxContributions), Buckets: m.Buckets}
+	if fn == privacy.Histogram && len(q.Buckets) == 0 {
+		if len(f.Buckets) == 0 {
+			return privacy.Query{}, invalid(fmt.Errorf("field %q declares no buckets: declare buckets: [edges...] in the spec, or give buckets in the request", f.Name))
+		}
+		q.Buckets = f.Buckets
+	}
 	if q.MaxContributions == 0 {
 		q.MaxContributions = 1
 	}

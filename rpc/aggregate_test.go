@@ -24,7 +24,7 @@ feature_views:
     fields:
       - {name: active,    type: bool}
       - {name: age,       type: int64}
-      - {name: income,    type: float64, tags: [pii], bounds: [0, 100000]}
+      - {name: income,    type: float64, tags: [pii], bounds: [0, 100000], buckets: [0, 5000, 50000, 100000]}
       - {name: email,     type: string,  tags: [pii]}
       - {name: avatar,    type: bytes}
       - {name: signup,    type: timestamp}
@@ -192,6 +192,14 @@ func TestAggregateBoundsContributions(t *testing.T) {
 	}
 	if fmt.Sprint(res.Counts) != "[4 6 2]" {
 		t.Errorf("histogram = %v, want [4 6 2]", res.Counts)
+	}
+	// Without buckets in the request, the field's declared buckets apply.
+	res, err = f.aggregate(t, "alice", &fvv1.AggregateRequest{View: "profile", Field: "income", Function: fvv1.AggregateFunction_AGGREGATE_FUNCTION_HISTOGRAM, Epsilon: 1e4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Counts) != "[4 6 2]" {
+		t.Errorf("histogram over the declared buckets = %v, want [4 6 2]", res.Counts)
 	}
 }
 

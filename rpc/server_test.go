@@ -175,7 +175,7 @@ var protoTypes = map[store.FieldType]fvv1.FieldType{
 func viewProto(v store.View) *fvv1.FeatureView {
 	out := &fvv1.FeatureView{Name: v.Name, Entity: v.Entity, TtlSeconds: int64(v.TTL / time.Second)}
 	for _, f := range v.Fields {
-		out.Fields = append(out.Fields, &fvv1.Field{Name: f.Name, Type: protoTypes[f.Type], Tags: f.Tags, Bounds: f.Bounds})
+		out.Fields = append(out.Fields, &fvv1.Field{Name: f.Name, Type: protoTypes[f.Type], Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets})
 	}
 	return out
 }

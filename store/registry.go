@@ -213,6 +213,10 @@ func cloneView(v *View) View {
 func cloneField(f Field) Field {
 	f.Tags = slices.Clone(f.Tags)
 	f.Bounds = slices.Clone(f.Bounds)
+	f.Buckets = slices.Clone(f.Buckets)
+	if len(f.Buckets) == 0 {
+		f.Buckets = nil
+	}
 	if len(f.Tags) == 0 {
 		f.Tags = nil
 	}

@@ -33,6 +33,7 @@ type fieldRecord struct {
 	Type        FieldType `json:"type"`
 	Tags        []string  `json:"tags,omitempty"`
 	Bounds      []float64 `json:"bounds,omitempty"`
+	Buckets     []float64 `json:"buckets,omitempty"`
 	AllowNaN    bool      `json:"allow_nan,omitempty"`
 	Description string    `json:"description,omitempty"`
 }
@@ -63,7 +64,7 @@ func encodeView(v *View) ([]byte, error) {
 	r := viewRecord{Name: v.Name, ID: v.ID, Entity: v.Entity, SchemaVersion: v.SchemaVersion,
 		TTLNanos: int64(v.TTL), Description: v.Description, Fields: make([]fieldRecord, len(v.Fields))}
 	for i, f := range v.Fields {
-		r.Fields[i] = fieldRecord{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds,
+		r.Fields[i] = fieldRecord{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
 			AllowNaN: f.AllowNaN, Description: f.Description}
 	}
 	return json.Marshal(r)
@@ -77,7 +78,7 @@ func decodeView(b []byte) (View, error) {
 	v := View{Name: r.Name, ID: r.ID, Entity: r.Entity, SchemaVersion: r.SchemaVersion,
 		TTL: time.Duration(r.TTLNanos), Description: r.Description, Fields: make([]Field, len(r.Fields))}
 	for i, f := range r.Fields {
-		v.Fields[i] = Field{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds,
+		v.Fields[i] = Field{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
 			AllowNaN: f.AllowNaN, Description: f.Description}
 	}
 	return v, nil

@@ -87,6 +87,7 @@ type Field struct {
 	Type        FieldType
 	Tags        []string
 	Bounds      []float64 // empty, or [min, max]
+	Buckets     []float64 // histogram bucket edges, strictly increasing; empty: none declared
 	AllowNaN    bool      // admit NaN and ±Inf in float fields
 	Description string
 }

@@ -41,6 +41,7 @@ type fieldYAML struct {
 	Type        string    `yaml:"type"`
 	Tags        []string  `yaml:"tags"`
 	Bounds      []float64 `yaml:"bounds"`
+	Buckets     []float64 `yaml:"buckets"`
 	AllowNaN    bool      `yaml:"allow_nan"`
 	Description string    `yaml:"description"`
 }
@@ -175,6 +176,9 @@ func (fy *fieldYAML) field() (Field, error) {
 	}
 	if len(fy.Bounds) > 0 {
 		f.Bounds = fy.Bounds
+	}
+	if len(fy.Buckets) > 0 {
+		f.Buckets = fy.Buckets
 	}
 	return f, nil
 }

@@ -86,12 +86,17 @@ func viewNode(v *View) (*yaml.Node, error) {
 			}
 			add(fm, "tags", tags)
 		}
-		if len(f.Bounds) > 0 {
-			bounds := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-			for _, b := range f.Bounds {
-				bounds.Content = append(bounds.Content, number(b))
+		for _, list := range []struct {
+			key    string
+			values []float64
+		}{{"bounds", f.Bounds}, {"buckets", f.Buckets}} {
+			if len(list.values) > 0 {
+				seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+				for _, b := range list.values {
+					seq.Content = append(seq.Content, number(b))
+				}
+				add(fm, list.key, seq)
 			}
-			add(fm, "bounds", bounds)
 		}
 		if f.AllowNaN {
 			add(fm, "allow_nan", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})

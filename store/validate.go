@@ -99,6 +99,9 @@ func validateField(f *Field) error {
 	if err := validateBounds(f); err != nil {
 		return err
 	}
+	if err := validateBuckets(f); err != nil {
+		return err
+	}
 	if f.AllowNaN && f.Type != Float64 && f.Type != Float32List {
 		return errorf(KindInvalid, "allow_nan applies only to float64 and list<float32> fields, not %s; remove it", f.Type)
 	}
@@ -128,6 +131,30 @@ func validateBounds(f *Field) error {
 			if x != math.Trunc(x) || math.Abs(x) > maxExactInt {
 				return errorf(KindInvalid, "bounds [%s, %s] of an int64 field must be whole numbers between -2^53 and 2^53", fmtFloat(lo), fmtFloat(hi))
 			}
+		}
+	}
+	return nil
+}
+
+// validateBuckets checks a field's declared histogram bucket edges: at
+// least two, finite, strictly increasing, on a numeric field.
+func validateBuckets(f *Field) error {
+	b := f.Buckets
+	if len(b) == 0 {
+		return nil
+	}
+	if f.Type != Int64 && f.Type != Float64 {
+		return errorf(KindInvalid, "buckets apply only to int64 and float64 fields, not %s; remove them", f.Type)
+	}
+	if len(b) < 2 {
+		return errorf(KindInvalid, "buckets has %d edge; give at least two, e.g. [0, 100, 1000]", len(b))
+	}
+	for i, x := range b {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return errorf(KindInvalid, "bucket edge %d must be a finite number (no NaN or infinity)", i)
+		}
+		if i > 0 && x <= b[i-1] {
+			return errorf(KindInvalid, "bucket edges must increase: %s does not follow %s", fmtFloat(x), fmtFloat(b[i-1]))
 		}
 	}
 	return nil

@@ -41,7 +41,7 @@ func viewToProto(v store.View) *fvv1.FeatureView {
 	}
 	for _, f := range v.Fields {
 		out.Fields = append(out.Fields, &fvv1.Field{
-			Name: f.Name, Type: fieldTypeToProto[f.Type], Tags: f.Tags, Bounds: f.Bounds,
+			Name: f.Name, Type: fieldTypeToProto[f.Type], Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
 			AllowNan: f.AllowNaN, Description: f.Description,
 		})
 	}
@@ -70,7 +70,7 @@ func viewFromProto(v *fvv1.FeatureView) (store.View, error) {
 			return store.View{}, fmt.Errorf("view %q field %q has type %s, which this client does not know; upgrade it", v.GetName(), f.GetName(), f.GetType())
 		}
 		out.Fields = append(out.Fields, store.Field{
-			Name: f.GetName(), Type: ft, Tags: f.GetTags(), Bounds: f.GetBounds(),
+			Name: f.GetName(), Type: ft, Tags: f.GetTags(), Bounds: f.GetBounds(), Buckets: f.GetBuckets(),
 			AllowNaN: f.GetAllowNan(), Description: f.GetDescription(),
 		})
 	}

@@ -427,8 +427,11 @@ type Field struct {
 	// Bounds, when set, are the declared [min, max] of a numeric field.
 	Bounds []float64 `protobuf:"fixed64,4,rep,packed,name=bounds,proto3" json:"bounds,omitempty"`
 	// AllowNan admits NaN and infinities in float fields; refused otherwise.
-	AllowNan      bool   `protobuf:"varint,5,opt,name=allow_nan,json=allowNan,proto3" json:"allow_nan,omitempty"`
-	Description   string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	AllowNan    bool   `protobuf:"varint,5,opt,name=allow_nan,json=allowNan,proto3" json:"allow_nan,omitempty"`
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// Buckets are the declared histogram bucket edges of a numeric field,
+	// strictly increasing: the default buckets of a DP histogram.
+	Buckets       []float64 `protobuf:"fixed64,7,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -503,6 +506,13 @@ func (x *Field) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *Field) GetBuckets() []float64 {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
 }
 
 // FeatureView is a named, typed group of features about one entity.
@@ -615,14 +625,15 @@ const file_featurevault_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bjoin_key\x18\x02 \x01(\tR\ajoinKey\x123\n" +
 	"\bkey_type\x18\x03 \x01(\x0e2\x18.featurevault.v1.KeyTypeR\akeyType\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xb6\x01\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xd0\x01\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1a.featurevault.v1.FieldTypeR\x04type\x12\x12\n" +
 	"\x04tags\x18\x03 \x03(\tR\x04tags\x12\x16\n" +
 	"\x06bounds\x18\x04 \x03(\x01R\x06bounds\x12\x1b\n" +
 	"\tallow_nan\x18\x05 \x01(\bR\ballowNan\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xd3\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x18\n" +
+	"\abuckets\x18\a \x03(\x01R\abuckets\"\xd3\x01\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x12.\n" +
