@@ -288,7 +288,7 @@ func TestQuickstartRoundTripsEveryTypeThroughTheServer(t *testing.T) {
 	}
 
 	// views get prints a spec that parses back to the applied view.
-	if spec := cli(t, server, nil, "views", "get", "customer_profile"); !strings.Contains(spec, "- {name: income, type: float64, tags: [pii, sensitive], bounds: [0, 1000000]}") {
+	if spec := cli(t, server, nil, "views", "get", "customer_profile"); !strings.Contains(spec, "- {name: income, type: float64, tags: [pii, sensitive], bounds: [0, 1000000], buckets: [0, 25000, 50000, 100000, 1000000]}") {
 		t.Errorf("views get customer_profile =\n%s\nwant it to show the income field as in spec.yaml", spec)
 	}
 	if list := cli(t, server, nil, "views", "list"); !strings.Contains(list, "instrument_quotes") || !strings.Contains(list, "24h ") {
