@@ -184,7 +184,9 @@ func fieldConverter(t arrow.DataType, ft store.FieldType) converter {
 				return append([]byte{}, a.(interface{ Value(int) []byte }).Value(i)...), ""
 			})
 		case arrow.FIXED_SIZE_BINARY:
-			return nullable(func(a arrow.Array, i int) (any, string) { return append([]byte{}, a.(*array.FixedSizeBinary).Value(i)...), "" })
+			return nullable(func(a arrow.Array, i int) (any, string) {
+				return append([]byte{}, a.(*array.FixedSizeBinary).Value(i)...), ""
+			})
 		case arrow.STRING, arrow.LARGE_STRING:
 			return nullable(func(a arrow.Array, i int) (any, string) { return []byte(a.(array.StringLike).Value(i)), "" })
 		}

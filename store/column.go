@@ -11,9 +11,9 @@ import (
 // key) and the value as a float64 (int64 and float64 fields as themselves,
 // bool as 0 or 1; other types as 0, for counting). Rows come grouped by
 // subject, newest first within a subject, and rows of erased subjects are
-// left out. It decrypts only that column.
+// left out. It decrypts only that column, never the raw entity keys.
 func (s *Store) ColumnValues(ctx context.Context, view, field string, start, end time.Time, emit func(subject []byte, value float64) error) error {
-	sc, err := s.Scan(ctx, view, ScanOptions{Features: []string{field}, Start: start, End: end})
+	sc, err := s.Scan(ctx, view, ScanOptions{Features: []string{field}, Start: start, End: end, SkipEntityKeys: true})
 	if err != nil {
 		return err
 	}
