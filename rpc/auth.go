@@ -11,6 +11,8 @@ import (
 	"github.com/featurevault/featurevault/policy"
 )
 
+var errNoPrincipal = errors.New("rpc: no principal in the request context")
+
 // principalKey carries the authenticated principal in a request context.
 type principalKey struct{}
 

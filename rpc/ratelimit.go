@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -80,5 +79,3 @@ func (l *limiter) dropFullLocked(now time.Time) {
 		clear(l.buckets)
 	}
 }
-
-var errNoPrincipal = errors.New("rpc: no principal in the request context")
