@@ -39,11 +39,32 @@
 // No error or log line of either package contains key material or a raw
 // entity key; entity names, blind indexes, KMS URIs and paths may appear.
 //
-// # Crypto-shredding
+// # Rotation
 //
-// ForgetSubject deletes a subject's wrapped key and evicts it from the cache:
-// its values, wherever they are copied, no longer decrypt through this
-// Keyring. Older copies of the keystore (backups, Badger's value log) still
-// hold the wrapped key until the KEK version that wrapped it is retired; that
-// KEK rotation + retire interval bounds the shred horizon.
+// Every level rotates without re-encrypting a single value:
+//
+//   - RotateKEK adds a KEK version and makes it primary; Rewrap re-wraps every
+//     key under it (resumable: a cursor is committed with each batch);
+//     RetireKEK destroys an old version once nothing is wrapped by it, and
+//     refuses with ErrVersionInUse, naming how many keys remain, before that.
+//     Status counts the keys each version wraps by reading the Tink prefix of
+//     each wrapped key (0x01 || key ID), without decrypting anything.
+//   - RotateRoot re-wraps the KEK under a new root version (for local://, a new
+//     version of the root file; older ones destroyed on request).
+//   - BeginSubjectRotation and FinishSubjectRotation replace one subject's key;
+//     the store re-encrypts the subject's values in between.
+//
+// # Crypto-shredding and the shred horizon
+//
+// ForgetSubject (and ForgetSubjects, for many) deletes a subject's wrapped key
+// and evicts it from the cache: its values, wherever they are copied, no
+// longer decrypt through this Keyring. Older copies of the keystore (backups,
+// Badger's value log until compaction) still hold the wrapped key, and an
+// older copy of the KEK keyset wrapped by the root. RetireKEK closes both
+// doors: the version that wrapped the key leaves the live KEK, and the KEK is
+// re-wrapped under a new root version while the older root versions are
+// destroyed (local://) or must be disabled in the KMS (external). From then
+// on no copy anywhere decrypts a subject erased before the KEK rotation: that
+// is the shred horizon, bounded by the rotation and retire schedule (see
+// docs/shred-horizon.md).
 package keys

@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -70,4 +71,59 @@ func Example() {
 	// ciphertext overhead: 28
 	// decrypted: 41
 	// moved to another field decrypts: false
+}
+
+// ExampleKeyring_RotateKEK rotates the KEK, re-wraps every subject key under
+// the new version and retires the old one: the full cycle that bounds the
+// shred horizon. Subject keys themselves do not change.
+func ExampleKeyring_RotateKEK() {
+	dir, err := os.MkdirTemp("", "featurevault-rotate")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	keystore, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keystore.Close()
+	ctx := context.Background()
+	k, err := keys.Open(ctx, keystore, keys.DefaultOptions().
+		WithKMSURI(localkms.Prefix+filepath.Join(dir, "root.json")).
+		WithCreate(true).
+		WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer k.Close()
+	for _, key := range []string{"c-1", "c-2", "c-3"} {
+		bi, _ := k.BlindIndex("customer", key)
+		if _, _, err := k.SubjectAEAD("customer", bi, true); err != nil {
+			log.Fatal(err)
+		}
+	}
+	before, _ := k.Status(ctx)
+	old := before.Versions[0].ID
+
+	if _, err := k.RotateKEK(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := k.RetireKEK(ctx, old); err != nil {
+		fmt.Println("retire before rewrap:", errors.Is(err, keys.ErrVersionInUse))
+	}
+	p, err := k.Rewrap(ctx, keys.RewrapOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("re-wrapped:", p.Done) // 3 subject keys and the blind-index key
+	r, err := k.RetireKEK(ctx, old)
+	if err != nil {
+		log.Fatal(err)
+	}
+	after, _ := k.Status(ctx)
+	fmt.Println("versions:", len(after.Versions), "retired:", len(after.Retired), "old root versions destroyed:", r.Root.Destroyed)
+	// Output:
+	// retire before rewrap: true
+	// re-wrapped: 4
+	// versions: 1 retired: 1 old root versions destroyed: 1
 }

@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/featurevault/featurevault/policy"
+	"github.com/featurevault/featurevault/store"
 )
 
 var errNoPrincipal = errors.New("rpc: no principal in the request context")
@@ -70,5 +71,8 @@ func (a *authInterceptor) authenticate(ctx context.Context, h http.Header) (cont
 	if err := a.limiter.allow(p.Name); err != nil {
 		return nil, err
 	}
+	// The stated purpose travels with the request into the store, which
+	// leaves out subjects restricted for it (opt-outs) on every read path.
+	ctx = store.WithPurpose(ctx, h.Get(HeaderPurpose))
 	return context.WithValue(ctx, principalKey{}, p), nil
 }

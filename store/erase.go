@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/featurevault/featurevault/keys"
@@ -56,12 +57,13 @@ type Erasure struct {
 
 // Erase erases the subjects of entity named by entityKeys (crypto-shredding):
 //
-//  1. each subject's key is deleted from the keystore and evicted from the
-//     key cache (one atomic write for all): from here on nothing of the
-//     subject decrypts through this store, wherever its bytes are;
-//  2. its rows in every view of the entity and its subject record (the
-//     encrypted raw entity key) are deleted, with the suppression entries
-//     when o.Suppress is set, in atomic writes of up to 8192 deletes.
+//   - each subject's key is deleted from the keystore and evicted from the
+//     key cache (one atomic write for all): nothing of the subject decrypts
+//     through this store any more, wherever its bytes are;
+//   - at the same time, its rows in every view of the entity and its
+//     subject record (the encrypted raw entity key) are deleted, with the
+//     suppression entries when o.Suppress is set, in atomic writes of up to
+//     8192 deletes.
 //
 // Reads, scans, exports and aggregates no longer see the subjects. Writes of
 // these subjects wait while Erase runs, and afterwards create a fresh key
@@ -70,8 +72,8 @@ type Erasure struct {
 // wrapped the key is retired: see docs/shred-horizon.md.
 //
 // Erasing a subject that has nothing stored is not an error (its receipt
-// says nothing was destroyed), so Erase can be run again after a failure in
-// step 2, which leaves only undecryptable ciphertext behind. Receipts come
+// says nothing was destroyed), so Erase can be run again after a failure,
+// which it reports saying what is left. Receipts come
 // in the order of entityKeys; a key given twice gets the same receipt twice.
 // Errors name subjects by position in entityKeys or by blind index, never
 // by raw key.
@@ -101,17 +103,9 @@ func (s *Store) Erase(ctx context.Context, entity string, entityKeys []string, o
 		receipts[i] = Erasure{BlindIndex: bi, Suppressed: o.Suppress, ErasedAt: now}
 	}
 
-	existed, err := s.keyring.ForgetSubjects(ent.Name, bis)
-	if err != nil {
-		return nil, err
-	}
-	for i := range receipts {
-		receipts[i].KeyDestroyed = existed[i]
-	}
-
 	ops, err := s.erasureOps(&ent, bis, receipts)
 	if err != nil {
-		return nil, erasedKeysOnly(len(bis), err)
+		return nil, err
 	}
 	if o.Suppress {
 		val := binary.AppendVarint(nil, now.UnixNano())
@@ -119,12 +113,30 @@ func (s *Store) Erase(ctx context.Context, entity string, entityKeys []string, o
 			ops = append(ops, kv.Op{Key: suppressKey(ent.Name, bi), Value: val})
 		}
 	}
-	for len(ops) > 0 {
-		n := min(len(ops), eraseChunk)
-		if err := s.applySplitting(ops[:n]); err != nil {
-			return nil, erasedKeysOnly(len(bis), err)
-		}
-		ops = ops[n:]
+	// The keys (keystore) and the rows (data KV) are destroyed at once, each
+	// durably, so an erasure costs one disk sync, not two in a row. Until
+	// both are done the subjects' writes wait; a crash in between leaves
+	// either ciphertext without a key or a key without data, and running the
+	// erasure again finishes it.
+	var existed []bool
+	var keyErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { existed, keyErr = s.keyring.ForgetSubjects(ent.Name, bis) })
+	var dataErr error
+	for rest := ops; len(rest) > 0 && dataErr == nil; {
+		n := min(len(rest), eraseChunk)
+		dataErr = s.applySplitting(rest[:n])
+		rest = rest[n:]
+	}
+	wg.Wait()
+	switch {
+	case keyErr != nil:
+		return nil, fmt.Errorf("store: the erasure of %d subjects of entity %q failed before their keys were destroyed; run it again: %w", len(bis), ent.Name, errors.Join(keyErr, dataErr))
+	case dataErr != nil:
+		return nil, erasedKeysOnly(len(bis), dataErr)
+	}
+	for i := range receipts {
+		receipts[i].KeyDestroyed = existed[i]
 	}
 	out := make([]Erasure, len(entityKeys))
 	for i, j := range at {

@@ -56,7 +56,7 @@ func (s *Store) GetHistorical(ctx context.Context, view string, entityKeys []str
 	if err != nil {
 		return nil, err
 	}
-	h := &historical{s: s, v: v, ent: ent}
+	h := &historical{ctx: ctx, s: s, v: v, ent: ent}
 	if !o.CreatedCutoff.IsZero() {
 		h.cutoff, h.createdCutoff = true, o.CreatedCutoff.UnixNano()
 	}
@@ -82,6 +82,7 @@ func (s *Store) GetHistorical(ctx context.Context, view string, entityKeys []str
 // historical is one GetHistorical call: its lookups in key order and what
 // the pass over the view found for them.
 type historical struct {
+	ctx context.Context // carries the purpose restrictions are checked for
 	s   *Store
 	v   *View
 	ent *Entity
@@ -181,7 +182,7 @@ func (h *historical) decrypt(b *Batch, entityKeys []string, pos []int) error {
 	b.reset(n)
 	var subs batchSubjects
 	groupSubjects(h.raw.bis, &subs)
-	if err := h.s.resolveSubjects(h.ent, &subs, false); err != nil {
+	if err := h.s.resolveSubjects(h.ctx, h.ent, &subs, false); err != nil {
 		return err
 	}
 	dst := make([]int, h.raw.len())

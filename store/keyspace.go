@@ -11,6 +11,8 @@ import (
 //	m/...                                   registry metadata (names, types, tags)
 //	'r' | be32(view ID) | bi(16) | invertTime(event ns)   one row; newest first per subject
 //	's' | lp(entity) | bi(16)                subject record: the raw entity key, encrypted
+//	'x' | lp(entity) | bi(16)                suppression entry of an erased subject (erase.go)
+//	'o' | lp(entity) | bi(16)                purposes the subject is restricted for (restrict.go)
 //
 // Inverting the event time makes the newest row of a subject the first key
 // under its prefix, so an online read is one seek per entity.

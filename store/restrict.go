@@ -101,6 +101,9 @@ func (s *Store) changeRestriction(ctx context.Context, entity, key, purpose stri
 	if err := ctx.Err(); err != nil {
 		return bi, false, err
 	}
+	if add {
+		s.restrictions.Store(2) // before the write: readers must look from now on
+	}
 	changed := false
 	now := s.opts.now().UTC()
 	err = kv.Update(s.data, restrictKey(ent.Name, bi), func(old []byte) ([]byte, error) {
@@ -128,6 +131,30 @@ func (s *Store) changeRestriction(ctx context.Context, entity, key, purpose stri
 		err = nil
 	}
 	return bi, changed, err
+}
+
+// noRestrictions reports whether the store holds no restriction at all, so
+// that reads skip the lookup in the common case. It is learnt once from the
+// KV, and set by Restrict before it writes; one process owns the data KV
+// (Badger locks it), so no other writer can add one unseen. A shared engine
+// would drop this shortcut.
+func (s *Store) noRestrictions() (bool, error) {
+	switch s.restrictions.Load() {
+	case 1:
+		return true, nil
+	case 2:
+		return false, nil
+	}
+	some, err := kv.HasPrefix(s.data, []byte{restrictTag})
+	if err != nil {
+		return false, err
+	}
+	if some {
+		s.restrictions.Store(2)
+	} else {
+		s.restrictions.CompareAndSwap(0, 1)
+	}
+	return !some, nil
 }
 
 // errNoChange aborts an update of an absent key that would write nothing.
@@ -193,6 +220,9 @@ func (s *Store) restrictionRecords(entity string, bis []keys.BlindIndex) ([]rest
 // for that purpose or for AllPurposes. One batched KV read; subjects
 // without restrictions cost a bloom-filter probe each.
 func (s *Store) Restricted(ctx context.Context, entity string, bis []keys.BlindIndex) ([]bool, error) {
+	if none, err := s.noRestrictions(); none || err != nil {
+		return make([]bool, len(bis)), err
+	}
 	recs, err := s.restrictionRecords(entity, bis)
 	if err != nil {
 		return nil, err

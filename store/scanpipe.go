@@ -134,7 +134,7 @@ func (sc *Scanner) fill(buf *scanBuf) (more bool, err error) {
 			continue
 		}
 		groupSubjects(buf.raw.bis, &buf.subs)
-		return true, sc.s.loadSubjects(sc.ent, &buf.subs, sc.names)
+		return true, sc.s.loadSubjects(sc.ctx, sc.ent, &buf.subs, sc.names)
 	}
 	return false, nil
 }

@@ -27,7 +27,8 @@ type Store struct {
 	regMu   sync.Mutex               // serialises applies
 	reg     atomic.Pointer[registry] // current snapshot; never mutated after publish
 
-	subjects subjectLocks // writes against erasure and subject-key rotation (subjectlock.go)
+	subjects     subjectLocks // writes against erasure and subject-key rotation (subjectlock.go)
+	restrictions atomic.Int32 // whether any restriction exists: 0 unknown, 1 none, 2 some (restrict.go)
 
 	owned []func() error // closers of what Open opened, in order
 }

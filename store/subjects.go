@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"slices"
 
 	"github.com/featurevault/featurevault/keys"
@@ -51,8 +52,8 @@ func groupSubjects(rowBIs []keys.BlindIndex, into *batchSubjects) {
 // left with a nil AEAD, and its rows are not returned. A record that does
 // not decrypt under its subject's key with the subject's associated data is
 // KindCorrupt: it was altered or moved.
-func (s *Store) resolveSubjects(ent *Entity, subs *batchSubjects, names bool) error {
-	if err := s.loadSubjects(ent, subs, names); err != nil {
+func (s *Store) resolveSubjects(ctx context.Context, ent *Entity, subs *batchSubjects, names bool) error {
+	if err := s.loadSubjects(ctx, ent, subs, names); err != nil {
 		return err
 	}
 	return decryptNames(ent, subs)
@@ -64,7 +65,7 @@ func (s *Store) resolveSubjects(ent *Entity, subs *batchSubjects, names bool) er
 // Keys missing from the keyring's cache are unwrapped with the KEK, which
 // costs microseconds each; a scan over more subjects than the cache holds
 // meets many, so the batch is split across cores.
-func (s *Store) loadSubjects(ent *Entity, subs *batchSubjects, names bool) error {
+func (s *Store) loadSubjects(ctx context.Context, ent *Entity, subs *batchSubjects, names bool) error {
 	subs.aeads = resize(subs.aeads, len(subs.bis))
 	err := parallel(len(subs.bis), func(lo, hi int) error {
 		aeads, _, err := s.keyring.SubjectAEADs(ent.Name, subs.bis[lo:hi], false)
@@ -72,6 +73,11 @@ func (s *Store) loadSubjects(ent *Entity, subs *batchSubjects, names bool) error
 		return err
 	})
 	if err != nil {
+		return err
+	}
+	// Subjects restricted for the purpose in ctx are left out like erased
+	// ones (their AEAD nil), so no batch path serves them.
+	if err := s.ExcludeRestricted(ctx, ent.Name, subs.bis, subs.aeads); err != nil {
 		return err
 	}
 	subs.names = resize(subs.names, len(subs.bis))

@@ -9,7 +9,8 @@
 // root keyset file cannot be: something has to be the root. This package
 // therefore is the single importer of insecurecleartextkeyset, so that a
 // reviewer can audit every use of cleartext key material by reading it alone
-// (client.go reads the file, create.go writes it). Its errors name the file path and never contain key bytes
+// (client.go reads the file, create.go writes it, rotate.go adds a version
+// and destroys older ones, replacing the file atomically). Its errors name the file path and never contain key bytes
 // or file contents.
 //
 // Whoever can read the root file can unwrap every key under it. Create keeps it

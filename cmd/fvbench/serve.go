@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/featurevault/featurevault/rpc"
+	"github.com/featurevault/featurevault/store"
+)
+
+// serveConfig is what "fvbench serve" runs: the FeatureVault server (the
+// same rpc.Backend and rpc.Server as "featurevault serve") with
+// net/http/pprof on a second loopback port, so that the server's hot path
+// can be profiled under load. The product's binary does not expose pprof.
+type serveConfig struct {
+	data       string
+	listen     string
+	pprof      string
+	rateLimit  float64
+	rateBurst  int
+	syncWrites bool
+}
+
+// serveBench serves until ctx is done. It prints the server's and pprof's
+// URLs on out once both listen.
+func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error {
+	for _, a := range []struct{ flag, addr string }{{"--listen", cfg.listen}, {"--pprof", cfg.pprof}} {
+		if err := checkLocalHostPort(a.flag, a.addr, false); err != nil {
+			return err
+		}
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites), log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	pln, err := net.Listen("tcp", cfg.pprof)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go psrv.Serve(pln)
+	defer psrv.Close()
+	fmt.Fprintf(out, "featurevault serving on http://%s\n", ln.Addr())
+	fmt.Fprintf(out, "pprof on http://%s/debug/pprof/\n", pln.Addr())
+	err = rpc.NewServer(b, rpc.WithLogger(log), rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst)).Serve(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
