@@ -89,7 +89,7 @@ func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (tink.A
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
 	}
-	a, err := aead.New(h)
+	a, err := subjectPrimitive(h)
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}

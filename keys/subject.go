@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
@@ -150,7 +149,7 @@ func (k *Keyring) unwrap(entity string, bi BlindIndex, id, wrapped []byte) (tink
 	if err != nil {
 		return nil, fmt.Errorf("%w: entity %q, blind index %s: it does not decrypt under the KEK with this subject's associated data (moved from another subject's slot, altered, or wrapped by a retired KEK); restore the keystore from backup (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}
-	a, err := aead.New(h)
+	a, err := subjectPrimitive(h)
 	if err != nil {
 		return nil, fmt.Errorf("%w: entity %q, blind index %s: not an AEAD keyset (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}

@@ -95,7 +95,7 @@ func (k *Keyring) updateSubject(entity string, bi BlindIndex, change func(*keyse
 	if err != nil {
 		return nil, err
 	}
-	a, err := aead.New(nh)
+	a, err := subjectPrimitive(nh)
 	if err != nil {
 		return nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}

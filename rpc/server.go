@@ -20,11 +20,12 @@ import (
 const DefaultMaxRequestBytes = 4 << 20
 
 // CompressMinBytes is the smallest response compressed for clients that
-// accept gzip. Feature vectors are mostly incompressible numbers and the
-// usual client is one network hop away: compressing a 60 KB online answer
-// costs more CPU time than sending it, so only large answers are
-// compressed.
-const CompressMinBytes = 1 << 20
+// accept gzip: in effect, none is. Feature values are mostly incompressible
+// numbers (and ciphertext-derived values do not compress at all), and the
+// usual client is one network hop away: gzipping a 60 KB online answer
+// doubled its latency, and gzipping Arrow frames (1.7 MB for 4 096 rows ×
+// 50 float64) made exports 3.6× slower (BENCHMARKS.md, issue 7).
+const CompressMinBytes = 1 << 30
 
 // Server is the FeatureVault network server. Every call is authenticated,
 // rate-limited per principal, decided column by column by the policy and
@@ -73,8 +74,8 @@ func WithAllowPlaintext(b bool) Option { return func(c *config) { c.allowPlainte
 func WithEnv(env string) Option { return func(c *config) { c.env = env } }
 
 // WithRateLimit allows each principal perSecond requests per second on
-// average, in bursts of up to burst (default 1000/s, burst 2000; 0 turns
-// the limit off).
+// average, in bursts of up to burst (default 10 000/s, burst 20 000,
+// enough for one online inference service; 0 turns the limit off).
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.rate, c.burst = perSecond, burst }
 }
@@ -86,7 +87,7 @@ const DefaultEnv = "dev"
 func NewServer(b *Backend, opts ...Option) *Server {
 	cfg := config{
 		logger: slog.Default(), maxRequestBytes: DefaultMaxRequestBytes,
-		env: DefaultEnv, rate: 1000, burst: 2000, now: time.Now,
+		env: DefaultEnv, rate: 10_000, burst: 20_000, now: time.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -74,15 +74,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# record: log a command (as run, tokens never appear: they are in files)
-record() { printf '%s\n' "$*" >>"$COMMANDS"; }
+# record: log a command exactly as run, shell-quoted (tokens never appear:
+# they are read from files)
+record() {
+  local q
+  q=$(printf '%q ' "$@")
+  printf '%s\n' "${q% }" >>"$COMMANDS"
+}
 
 # start NAME PATTERN CMD...: start CMD in the background, wait for a line of
 # its stdout matching PATTERN, and set STARTED_PID and STARTED_LINE.
 start() {
   local name=$1 pattern=$2
   shift 2
-  record "$* &"
+  record "$@"
+  sed -i '$ s/$/ \&/' "$COMMANDS"
   "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
@@ -189,8 +195,17 @@ if [ "$PROFILE" = 1 ]; then
       echo
     } >>"$OUT/profiles-all.txt"
   done
-  record go tool pprof -top -nodecount=25 "$FVB" "$OUT/profiles/cpu-online-1x50-c$CLIENTS.pprof"
-  go tool pprof -top -nodecount=25 "$FVB" "$OUT/profiles/cpu-online-1x50-c$CLIENTS.pprof" 2>/dev/null | sed -n '1,32p' >"$PROFILE_TOP"
+  # for BENCHMARKS.md: where a single client's 1×50 read spends the server's
+  # time (cumulative), and the hottest functions under --clients
+  {
+    echo "# online 1×50, 1 client: cumulative (go tool pprof -top -cum)"
+    go tool pprof -top -cum -nodecount=45 "$FVB" "$OUT/profiles/cpu-online-1x50-c1.pprof" 2>/dev/null | sed -n '5,52p'
+    echo
+    echo "# online 1×50, $CLIENTS clients: flat (go tool pprof -top)"
+    go tool pprof -top -nodecount=20 "$FVB" "$OUT/profiles/cpu-online-1x50-c$CLIENTS.pprof" 2>/dev/null | sed -n '5,27p'
+  } >"$PROFILE_TOP"
+  record go tool pprof -top -cum -nodecount=45 "$FVB" "$OUT/profiles/cpu-online-1x50-c1.pprof"
+  record go tool pprof -top -nodecount=20 "$FVB" "$OUT/profiles/cpu-online-1x50-c$CLIENTS.pprof"
   echo "profiles in $OUT/profiles; tops in $OUT/profiles-all.txt"
 fi
 

@@ -143,6 +143,7 @@ would otherwise measure the limiter.`,
 	f.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests per second per principal (0: no limit)")
 	f.IntVar(&cfg.rateBurst, "rate-burst", 0, "burst above --rate-limit")
 	f.BoolVar(&cfg.syncWrites, "sync-writes", cfg.syncWrites, "sync each write to disk, as featurevault serve does")
+	f.IntVar(&cfg.subjectCache, "subject-key-cache", 0, "unwrapped subject keys to cache (0: the keys package's default)")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/featurevault/featurevault/keys"
 	"github.com/featurevault/featurevault/rpc"
 	"github.com/featurevault/featurevault/store"
 )
@@ -26,6 +27,9 @@ type serveConfig struct {
 	rateLimit  float64
 	rateBurst  int
 	syncWrites bool
+	// subjectCache, when positive, sizes the cache of unwrapped subject
+	// keys (keys.Options.WithCacheSize), to measure its effect.
+	subjectCache int
 }
 
 // serveBench serves until ctx is done. It prints the server's and pprof's
@@ -37,7 +41,11 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 		}
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites), log)
+	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites)
+	if cfg.subjectCache > 0 {
+		o = o.WithKeys(keys.DefaultOptions().WithCacheSize(cfg.subjectCache))
+	}
+	b, err := rpc.OpenBackend(ctx, cfg.data, o, log)
 	if err != nil {
 		return err
 	}
