@@ -9,19 +9,12 @@
 package client
 
 import (
-	"context"
 	"net/http"
 
 	"connectrpc.com/connect"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
-)
-
-// Request headers the server reads (see the rpc package).
-const (
-	headerPurpose = "Featurevault-Purpose"
-	headerStrict  = "Featurevault-Strict"
 )
 
 // Client calls one FeatureVault server. It is safe for concurrent use.
@@ -79,44 +72,13 @@ func New(httpClient connect.HTTPClient, baseURL string, opts ...Option) *Client 
 		httpClient = http.DefaultClient
 	}
 	c := &Client{cfg: cfg}
-	copts := append([]connect.ClientOption{connect.WithInterceptors(headers{&c.cfg})}, cfg.connOpts...)
+	h := Headers(cfg.token, cfg.purpose, cfg.strict)
+	for k, v := range cfg.extra {
+		if _, set := h[k]; !set {
+			h[k] = v
+		}
+	}
+	copts := append([]connect.ClientOption{connect.WithInterceptors(HeaderInterceptor(h))}, cfg.connOpts...)
 	c.fs = featurevaultv1connect.NewFeatureServiceClient(httpClient, baseURL, copts...)
 	return c
-}
-
-// headers sets the credential, purpose and strict headers on every call.
-type headers struct{ cfg *config }
-
-func (h headers) set(hd http.Header) {
-	for k, v := range h.cfg.extra {
-		hd[k] = v
-	}
-	if h.cfg.token != "" {
-		hd.Set("Authorization", "Bearer "+h.cfg.token)
-	}
-	if h.cfg.purpose != "" {
-		hd.Set(headerPurpose, h.cfg.purpose)
-	}
-	if h.cfg.strict {
-		hd.Set(headerStrict, "true")
-	}
-}
-
-func (h headers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		h.set(req.Header())
-		return next(ctx, req)
-	}
-}
-
-func (h headers) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		h.set(conn.RequestHeader())
-		return conn
-	}
-}
-
-func (h headers) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }

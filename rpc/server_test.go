@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/featurevault/featurevault/client"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/rpc"
@@ -107,38 +108,7 @@ feature_views:
 
 // as is a client option that authenticates with token and states purpose.
 func (s *server) as(token, purpose string) connect.ClientOption {
-	return connect.WithInterceptors(headers{token: token, purpose: purpose})
-}
-
-// headers adds the bearer token and purpose to every call.
-type headers struct{ token, purpose string }
-
-func (h headers) set(hd http.Header) {
-	if h.token != "" {
-		hd.Set("Authorization", "Bearer "+h.token)
-	}
-	if h.purpose != "" {
-		hd.Set(rpc.HeaderPurpose, h.purpose)
-	}
-}
-
-func (h headers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		h.set(req.Header())
-		return next(ctx, req)
-	}
-}
-
-func (h headers) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		h.set(conn.RequestHeader())
-		return conn
-	}
-}
-
-func (h headers) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	return connect.WithInterceptors(client.HeaderInterceptor(client.Headers(token, purpose, false)))
 }
 
 // applySpec applies testSpec through the AdminService, as the CLI does.
@@ -369,8 +339,8 @@ func rawPost(t *testing.T, s *server, body []byte) error {
 	if err != nil {
 		return err
 	}
+	req.Header = client.Headers(s.token, "analytics", false)
 	req.Header.Set("Content-Type", "application/proto")
-	headers{token: s.token, purpose: "analytics"}.set(req.Header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

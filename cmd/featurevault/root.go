@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	fvclient "github.com/featurevault/featurevault/client"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 )
 
@@ -162,7 +163,7 @@ func (c *client) connect(data bool) (string, []connect.ClientOption, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return base, []connect.ClientOption{connect.WithInterceptors(headerInterceptor{h})}, nil
+	return base, []connect.ClientOption{connect.WithInterceptors(fvclient.HeaderInterceptor(h))}, nil
 }
 
 // headers returns the request headers of a call: the bearer token, and for
@@ -172,57 +173,14 @@ func (c *client) headers(data bool) (http.Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+token)
-	if data {
-		purpose, err := c.dataPurpose()
-		if err != nil {
-			return nil, err
-		}
-		h.Set(headerPurpose, purpose)
-		if c.strict {
-			h.Set(headerStrict, "true")
-		}
+	if !data {
+		return fvclient.Headers(token, "", false), nil
 	}
-	return h, nil
-}
-
-// The request headers the server reads (rpc.HeaderPurpose and
-// rpc.HeaderStrict).
-const (
-	headerPurpose = "Featurevault-Purpose"
-	headerStrict  = "Featurevault-Strict"
-)
-
-// headerInterceptor sets fixed headers on every request a client sends,
-// unary or streaming.
-type headerInterceptor struct{ h http.Header }
-
-func (i headerInterceptor) set(dst http.Header) {
-	for k, v := range i.h {
-		dst[k] = v
+	purpose, err := c.dataPurpose()
+	if err != nil {
+		return nil, err
 	}
-}
-
-func (i headerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if req.Spec().IsClient {
-			i.set(req.Header())
-		}
-		return next(ctx, req)
-	}
-}
-
-func (i headerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		i.set(conn.RequestHeader())
-		return conn
-	}
-}
-
-func (i headerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	return fvclient.Headers(token, purpose, c.strict), nil
 }
 
 // call sends one request with method under the --timeout deadline and

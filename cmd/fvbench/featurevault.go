@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/featurevault/featurevault/client"
 	"github.com/featurevault/featurevault/internal/benchdata"
 	"github.com/featurevault/featurevault/internal/loadgen"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
@@ -57,39 +58,7 @@ func newFVTarget(name, url, token, purpose string, entities int, hc *http.Client
 
 // withHeaders sends the bearer token and the purpose with every call.
 func withHeaders(token, purpose string) connect.ClientOption {
-	return connect.WithInterceptors(headerInterceptor{token: token, purpose: purpose})
-}
-
-type headerInterceptor struct{ token, purpose string }
-
-func (h headerInterceptor) set(hd http.Header) {
-	if h.token != "" {
-		hd.Set("Authorization", "Bearer "+h.token)
-	}
-	if h.purpose != "" {
-		hd.Set("Featurevault-Purpose", h.purpose)
-	}
-}
-
-func (h headerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if req.Spec().IsClient {
-			h.set(req.Header())
-		}
-		return next(ctx, req)
-	}
-}
-
-func (h headerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		h.set(conn.RequestHeader())
-		return conn
-	}
-}
-
-func (h headerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	return connect.WithInterceptors(client.HeaderInterceptor(client.Headers(token, purpose, false)))
 }
 
 // randomKeys picks n entity indexes uniformly (with replacement).
