@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/go-cmp/cmp"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -362,5 +363,26 @@ func TestPlaintextRefusedOffLoopback(t *testing.T) {
 	err := s.ListenAndServe(t.Context(), "0.0.0.0:0")
 	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
 		t.Fatalf("ListenAndServe on 0.0.0.0 = %v; want a refusal that names --tls-cert", err)
+	}
+}
+
+func TestHealthCheckAnswersWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
+	for name, opts := range map[string][]connect.ClientOption{"connect": nil, "grpc": {connect.WithGRPC()}} {
+		hc := connect.HTTPClient(http.DefaultClient)
+		if name == "grpc" {
+			hc = h2c
+		}
+		c := connect.NewClient[healthpb.HealthCheckRequest, healthpb.HealthCheckResponse](hc, s.url+rpc.HealthCheckProcedure, opts...)
+		res, err := c.CallUnary(t.Context(), connect.NewRequest(&healthpb.HealthCheckRequest{Service: featurevaultv1connect.FeatureServiceName}))
+		if err != nil || res.Msg.Status != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("%s health check: %v, %v; want SERVING", name, res, err)
+		}
+		_, err = c.CallUnary(t.Context(), connect.NewRequest(&healthpb.HealthCheckRequest{Service: "nope.Service"}))
+		if connect.CodeOf(err) != connect.CodeNotFound {
+			t.Errorf("%s health of an unknown service: %v, want NotFound", name, err)
+		}
 	}
 }
