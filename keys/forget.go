@@ -2,7 +2,6 @@ package keys
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/featurevault/featurevault/kv"
 )
@@ -53,16 +52,7 @@ func (k *Keyring) ForgetSubjects(entity string, bis []BlindIndex) (existed []boo
 		keys[i] = subjectKey(ids[i])
 		stripes[i] = k.stripe(ids[i])
 	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, s := range stripes {
-		k.locks[s].mu.Lock()
-	}
-	defer func() {
-		for _, s := range stripes {
-			k.locks[s].mu.Unlock()
-		}
-	}()
+	defer k.lockStripesOf(stripes)()
 	vals, err := k.store.Get(keys)
 	if err != nil {
 		return nil, fmt.Errorf("keys: read subject keys of entity %q: %w", entity, err)

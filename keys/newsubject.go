@@ -2,7 +2,6 @@ package keys
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/featurevault/featurevault/kv"
@@ -19,16 +18,7 @@ func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, 
 	for j, i := range idx {
 		stripes[j] = k.stripe(ids[i])
 	}
-	slices.Sort(stripes) // lock in stripe order, so concurrent batches never deadlock
-	stripes = slices.Compact(stripes)
-	for _, s := range stripes {
-		k.locks[s].mu.Lock()
-	}
-	defer func() {
-		for _, s := range stripes {
-			k.locks[s].mu.Unlock()
-		}
-	}()
+	defer k.lockStripesOf(stripes)()
 
 	keys := make([][]byte, len(idx))
 	for j, i := range idx {

@@ -245,16 +245,7 @@ func (k *Keyring) commitRewrap(batch []*rewrapItem, cur *RewrapCursor) (done, go
 		keys = append(keys, it.key)
 		stripes = append(stripes, k.stripe(it.key[len(prefixSubject):]))
 	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, s := range stripes {
-		k.locks[s].mu.Lock()
-	}
-	defer func() {
-		for _, s := range stripes {
-			k.locks[s].mu.Unlock()
-		}
-	}()
+	defer k.lockStripesOf(stripes)()
 	now, err := k.store.Get(keys)
 	if err != nil {
 		return 0, 0, fmt.Errorf("keys: read keystore: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,21 @@ type subjectLock struct {
 func (k *Keyring) stripe(id []byte) int { return int(maphash.Bytes(k.seed, id) % lockStripes) }
 
 func (k *Keyring) lock(id []byte) *subjectLock { return &k.locks[k.stripe(id)] }
+
+// lockStripesOf locks the stripes of many subjects, each once and in stripe
+// order (so concurrent batches never deadlock), and returns the unlock.
+func (k *Keyring) lockStripesOf(stripes []int) (unlock func()) {
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, s := range stripes {
+		k.locks[s].mu.Lock()
+	}
+	return func() {
+		for _, s := range stripes {
+			k.locks[s].mu.Unlock()
+		}
+	}
+}
 
 // SubjectAEAD returns the AEAD of the subject (entity, bi): the primitive of
 // its own AES256-GCM keyset (no output prefix; 28 bytes of overhead per
