@@ -446,3 +446,12 @@ func TestWritersMayReadTheSchemaOfTheirView(t *testing.T) {
 		t.Errorf("carol stating no purpose (an admin call then): %v, want PermissionDenied", err)
 	}
 }
+
+func TestReadWithEveryColumnDeniedStillChecksItsInput(t *testing.T) {
+	t.Parallel()
+	f := newPolicyFixture(t)
+	_, err := f.feature("ivan", "analytics").GetOnlineFeatures(t.Context(), connect.NewRequest(&fvv1.GetOnlineFeaturesRequest{View: "profile"}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "no entity keys") {
+		t.Errorf("all-denied read without keys: %v, want InvalidArgument saying it names no entity keys", err)
+	}
+}

@@ -113,7 +113,7 @@ func (h *featureHandler) GetOnlineFeatures(ctx context.Context, req *connect.Req
 	if len(cd.allowed) > 0 {
 		res, err = h.store.GetOnline(ctx, m.View, m.EntityKeys, cd.allowed)
 	} else {
-		res, err = deniedResult(m.EntityKeys)
+		res, err = deniedResult(m.View, m.EntityKeys)
 	}
 	if err != nil {
 		err = toConnect(h.log, procedure, err)
@@ -126,9 +126,9 @@ func (h *featureHandler) GetOnlineFeatures(ctx context.Context, req *connect.Req
 
 // deniedResult answers a read whose every column is denied without touching
 // the store (so not even existence of the entities is revealed).
-func deniedResult(keys []string) (*store.OnlineResult, error) {
+func deniedResult(view string, keys []string) (*store.OnlineResult, error) {
 	if len(keys) == 0 {
-		return nil, &store.Error{Kind: store.KindInvalid}
+		return nil, invalid(fmt.Errorf("read of view %q names no entity keys", view))
 	}
 	res := &store.OnlineResult{Rows: make([]store.OnlineRow, len(keys))}
 	for i, k := range keys {
