@@ -12,40 +12,19 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
-	"github.com/featurevault/featurevault/store"
 )
-
-const aggSpec = `
-entities:
-  - {name: customer, join_key: customer_id, type: string}
-feature_views:
-  - name: profile
-    entity: customer
-    fields:
-      - {name: active,    type: bool}
-      - {name: age,       type: int64}
-      - {name: income,    type: float64, tags: [pii], bounds: [0, 100000], buckets: [0, 5000, 50000, 100000]}
-      - {name: email,     type: string,  tags: [pii]}
-      - {name: avatar,    type: bytes}
-      - {name: signup,    type: timestamp}
-      - {name: embedding, type: "list<float32>"}
-`
 
 func incomeRow(key string, at time.Time, income float64) *fvv1.Row {
 	return &fvv1.Row{EntityKey: key, EventTime: timestamppb.New(at), Values: map[string]*fvv1.Value{"income": {Kind: &fvv1.Value_Float64Value{Float64Value: income}}}}
 }
 
-// aggFixture is the policy fixture (whose c-1 has one income row) with
-// income bounds declared, ten more subjects with one row each and one
-// subject with 1 000 rows.
+// aggFixture is the policy fixture (whose c-1 has one income row; income
+// declares bounds and buckets in testSpec) with ten more subjects with one
+// row each and one subject with 1 000 rows.
 func aggFixture(t *testing.T) *policyFixture {
 	t.Helper()
 	f := newPolicyFixture(t)
 	ctx := t.Context()
-	v := viewProto(mustView(t, aggSpec))
-	if _, err := f.s.admin.ApplyFeatureView(ctx, connect.NewRequest(&fvv1.ApplyFeatureViewRequest{View: v})); err != nil {
-		t.Fatal(err)
-	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var rows []*fvv1.Row
 	for i := range 10 {
@@ -228,14 +207,4 @@ func TestConcurrentAggregatesNeverOverspend(t *testing.T) {
 	if ok != 4 {
 		t.Errorf("%d queries of epsilon 0.25 succeeded on a budget of 1, want exactly 4", ok)
 	}
-}
-
-// mustView parses a spec and returns its first view.
-func mustView(t *testing.T, spec string) store.View {
-	t.Helper()
-	s, err := store.ParseSpec([]byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Views[0]
 }

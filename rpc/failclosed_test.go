@@ -1,13 +1,7 @@
 package rpc_test
 
 import (
-	"context"
 	"errors"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -18,8 +12,6 @@ import (
 	"github.com/featurevault/featurevault/audit"
 	"github.com/featurevault/featurevault/kv"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
-	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
-	"github.com/featurevault/featurevault/rpc"
 	"github.com/featurevault/featurevault/store"
 )
 
@@ -41,11 +33,7 @@ func (f *failingKV) Apply(ops []kv.Op) error {
 func TestAuditFailureFailsTheRequest(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	b, err := rpc.OpenBackend(context.Background(), dir, store.DefaultOptions(dir).WithLogger(quietLog), quietLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openBackend(t, dir, quietLog)
 	mem, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
 	if err != nil {
 		t.Fatal(err)
@@ -57,14 +45,8 @@ func TestAuditFailureFailsTheRequest(t *testing.T) {
 	if b.Audit, err = audit.Open(fkv, m, audit.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
-	token, _ := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go rpc.NewServer(b, rpc.WithLogger(quietLog)).Serve(ctx, ln)
-	s := &server{url: "http://" + ln.Addr().String(), token: strings.TrimSpace(string(token))}
-	s.admin = featurevaultv1connect.NewAdminServiceClient(http.DefaultClient, s.url, s.as(s.token, ""))
-	s.feature = featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, s.as(s.token, "analytics"))
+	s := serveBackend(t, dir, b)
+	ctx := t.Context()
 	applySpec(t, s)
 	if _, err := s.feature.WriteFeatures(ctx, connect.NewRequest(&fvv1.WriteFeaturesRequest{View: "profile", Rows: []*fvv1.Row{sampleRow("c-1")}})); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,8 @@ package rpc_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +14,6 @@ import (
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/rpc"
-	"github.com/featurevault/featurevault/store"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server's concurrent logging.
@@ -49,19 +44,8 @@ func TestLogsNeverHoldValuesKeysOrTokens(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
-	b, err := rpc.OpenBackend(context.Background(), dir, store.DefaultOptions(dir).WithLogger(log), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	adminToken, _ := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go rpc.NewServer(b, rpc.WithLogger(log)).Serve(ctx, ln)
-	s := &server{url: "http://" + ln.Addr().String(), token: strings.TrimSpace(string(adminToken))}
-	s.admin = featurevaultv1connect.NewAdminServiceClient(http.DefaultClient, s.url, s.as(s.token, ""))
-	s.feature = featurevaultv1connect.NewFeatureServiceClient(http.DefaultClient, s.url, s.as(s.token, "analytics"))
+	s := serveBackend(t, dir, openBackend(t, dir, log), rpc.WithLogger(log))
+	ctx := t.Context()
 	applySpec(t, s)
 
 	const keyMarker, valueMarker = "LOGKEYMARKER-51c2", "LOGVALUEMARKER-9d1e"
@@ -87,8 +71,6 @@ func TestLogsNeverHoldValuesKeysOrTokens(t *testing.T) {
 	if _, err := s.admin.Erase(ctx, connect.NewRequest(&fvv1.EraseRequest{Entity: "customer", Keys: []string{keyMarker}})); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-
 	out := logs.String()
 	if !strings.Contains(out, "bootstrap admin") {
 		t.Fatalf("the server logged nothing recognisable; the scan would prove nothing:\n%s", out)

@@ -46,10 +46,23 @@ type server struct {
 // startServer opens the backend in dir and serves it on 127.0.0.1:0.
 func startServer(t testing.TB, dir string, opts ...rpc.Option) *server {
 	t.Helper()
-	b, err := rpc.OpenBackend(context.Background(), dir, store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false), quietLog)
+	return serveBackend(t, dir, openBackend(t, dir, quietLog), opts...)
+}
+
+// openBackend opens the backend in dir, logging to log.
+func openBackend(t testing.TB, dir string, log *slog.Logger) *rpc.Backend {
+	t.Helper()
+	b, err := rpc.OpenBackend(context.Background(), dir, store.DefaultOptions(dir).WithLogger(log).WithSyncWrites(false), log)
 	if err != nil {
 		t.Fatalf("open backend: %v", err)
 	}
+	return b
+}
+
+// serveBackend serves b (opened in dir) on 127.0.0.1:0 until the test
+// ends, then closes it. opts may set the logger (default quietLog).
+func serveBackend(t testing.TB, dir string, b *rpc.Backend, opts ...rpc.Option) *server {
+	t.Helper()
 	st := b.Store
 	token, err := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
 	if err != nil {
@@ -100,7 +113,7 @@ feature_views:
     fields:
       - {name: active,    type: bool}
       - {name: age,       type: int64}
-      - {name: income,    type: float64, tags: [pii]}
+      - {name: income,    type: float64, tags: [pii], bounds: [0, 100000], buckets: [0, 5000, 50000, 100000]}
       - {name: email,     type: string,  tags: [pii]}
       - {name: avatar,    type: bytes}
       - {name: signup,    type: timestamp}
