@@ -32,6 +32,10 @@ lint: ## Check formatting (gofmt -l) and run go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 
+.PHONY: staticcheck
+staticcheck: ## Static analysis: staticcheck and gosec, pinned, findings fixed or justified in place
+	scripts/staticcheck.sh
+
 .PHONY: test
 test: ## Run every test with the race detector
 	go test -race ./...

@@ -96,7 +96,7 @@ func (c *Client) IngestArrow(ctx context.Context, view string, rdr array.RecordR
 		err = send(&fvv1.IngestArrowRequest{ArrowIpc: arrowio.EndOfStream})
 	}
 	if err != nil {
-		stream.CloseAndReceive()
+		_, _ = stream.CloseAndReceive()
 		return nil, err
 	}
 	res, err := stream.CloseAndReceive()

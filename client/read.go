@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"connectrpc.com/connect"
@@ -39,9 +41,12 @@ func ts(t time.Time) *timestamppb.Timestamp {
 // lists the others). The returned reader has the schema already; release it
 // when done.
 func (c *Client) ReadBatches(ctx context.Context, view string, r Read) (*Reader, error) {
+	if r.BatchRows < 0 || r.BatchRows > math.MaxInt32 {
+		return nil, fmt.Errorf("client: BatchRows %d is out of range; use 0 for the server default or a positive row count", r.BatchRows)
+	}
 	req := &fvv1.ReadBatchesRequest{
 		View: view, Features: r.Features, StartTime: ts(r.Start), EndTime: ts(r.End),
-		AsOf: ts(r.AsOf), CreatedCutoff: ts(r.CreatedCutoff), BatchRows: int32(r.BatchRows),
+		AsOf: ts(r.AsOf), CreatedCutoff: ts(r.CreatedCutoff), BatchRows: int32(r.BatchRows), // #nosec G115 -- range checked above
 	}
 	s, err := c.fs.ReadBatches(ctx, connect.NewRequest(req))
 	if err != nil {

@@ -60,7 +60,7 @@ func openStream(mem memory.Allocator, s serverStream, payload func() ([]byte, []
 	})
 	r, err := ipc.NewReader(chunks, ipc.WithAllocator(mem))
 	if err != nil {
-		s.Close()
+		_ = s.Close()
 		return nil, nil, connectError(err)
 	}
 	return r, denied, nil
@@ -99,12 +99,12 @@ func (r *Reader) Next() bool {
 		}
 		if !nr.Schema().Equal(r.cur.Schema()) {
 			nr.Release()
-			closer()
+			_ = closer()
 			r.err = errors.New("client: a later stream has another schema than the first")
 			return false
 		}
 		r.cur.Release()
-		r.closer()
+		_ = r.closer()
 		r.cur, r.closer = nr, closer
 	}
 	return false
@@ -131,7 +131,7 @@ func (r *Reader) Retain() { r.refs.Add(1) }
 func (r *Reader) Release() {
 	if r.refs.Add(-1) == 0 {
 		r.cur.Release()
-		r.closer()
+		_ = r.closer()
 		if r.done != nil {
 			r.done()
 		}

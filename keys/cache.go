@@ -69,7 +69,7 @@ func newCache[V any](size int, ttl time.Duration, now func() time.Time) *cache[V
 }
 
 func (c *cache[V]) shard(key []byte) *cacheShard[V] {
-	return &c.shards[maphash.Bytes(c.seed, key)&uint64(len(c.shards)-1)]
+	return &c.shards[maphash.Bytes(c.seed, key)&uint64(len(c.shards)-1)] // #nosec G115 -- len(c.shards) is a positive power of two
 }
 
 // clock returns the time to pass to get and put: read it once per batch, as

@@ -74,7 +74,7 @@ func (k *Keyring) createKeys(o Options, store kv.Store, prfPresent bool) (err er
 		if created {
 			defer func() { // err is the named result: any later failure removes the new root
 				if err != nil {
-					os.Remove(path)
+					_ = os.Remove(path)
 				}
 			}()
 		}

@@ -333,10 +333,10 @@ func (k *Keyring) loadCursor() (*RewrapCursor, error) {
 // describeSubject names a subject by its keystore id: entity and blind index.
 func describeSubject(id []byte) string {
 	n, w := binary.Uvarint(id)
-	if w <= 0 || uint64(len(id)-w) != n+uint64(len(BlindIndex{})) {
+	if w <= 0 || uint64(len(id)-w) != n+uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
 		return fmt.Sprintf("keystore key s/%x", id)
 	}
 	var bi BlindIndex
-	copy(bi[:], id[w+int(n):])
-	return fmt.Sprintf("entity %q, blind index %s", id[w:w+int(n)], bi)
+	copy(bi[:], id[w+int(n):])                                          // #nosec G115 -- n < len(id), checked above
+	return fmt.Sprintf("entity %q, blind index %s", id[w:w+int(n)], bi) // #nosec G115 -- n < len(id), checked above
 }

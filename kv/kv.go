@@ -14,6 +14,8 @@ import "errors"
 var ErrClosed = errors.New("kv: store is closed")
 
 // SkipAll stops a Seek walk early; Seek returns nil for it.
+//
+//lint:ignore ST1012 named like fs.SkipAll: a signal to stop, not a failure
 var SkipAll = errors.New("kv: skip the rest of the walk")
 
 // ErrTooLarge is returned by Apply when a batch is too large to commit

@@ -181,7 +181,7 @@ func (p *plan) release(s *Sampler, a *accumulator) (Result, error) {
 		}
 		r.Mechanism, r.StdDev = m.Name(), m.StdDev()
 	case Sum:
-		m := newRealMechanism(p.u, p.n*uint64(max(abs64(p.rlo), abs64(p.rhi))), p.j)
+		m := newRealMechanism(p.u, p.n*uint64(max(abs64(p.rlo), abs64(p.rhi))), p.j) // #nosec G115 -- abs64 of bounds checked by plan, non-negative
 		v, err := m.releaseFixed(s, a.sum.big(), p.j)
 		if err != nil {
 			return Result{}, err
@@ -223,9 +223,9 @@ type int128 struct {
 }
 
 func (a *int128) add(x int64) {
-	lo, carry := bits.Add64(a.lo, uint64(x), 0)
+	lo, carry := bits.Add64(a.lo, uint64(x), 0) // #nosec G115 -- two's-complement addition into the low word
 	a.lo = lo
-	a.hi += x>>63 + int64(carry)
+	a.hi += x>>63 + int64(carry) // #nosec G115 -- carry is 0 or 1
 }
 
 func (a int128) big() *big.Int {

@@ -56,7 +56,7 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	}
 	defer func() {
 		if err != nil {
-			st.Close()
+			_ = st.Close()
 		}
 	}()
 	kr := st.Keyring()
@@ -87,7 +87,7 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	b.closers = append(b.closers, func() error { stopSync(); return auditKV.Close() })
 	defer func() {
 		if err != nil {
-			b.closeAll()
+			_ = b.closeAll()
 		}
 	}()
 	alog, err := audit.Open(auditKV, m, audit.DefaultOptions())
@@ -163,7 +163,7 @@ func syncEvery(db *kv.Badger, interval time.Duration, log *slog.Logger) (stop fu
 
 // writeSecretFile creates path with mode 0600, refusing to overwrite.
 func writeSecretFile(path, content string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the bootstrap token path under the operator's data directory
 	if err != nil {
 		return fmt.Errorf("rpc: write %s: %w", path, err)
 	}

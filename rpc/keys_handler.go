@@ -28,7 +28,7 @@ func (h *adminHandler) GetKeyStatus(ctx context.Context, req *connect.Request[fv
 		return nil, err
 	}
 	out := &fvv1.GetKeyStatusResponse{
-		Kms: st.KMS, RootVersion: st.RootVersion, RootVersions: int32(st.RootVersions), RootRotated: optTime(st.RootRotated),
+		Kms: st.KMS, RootVersion: st.RootVersion, RootVersions: int32(st.RootVersions), RootRotated: optTime(st.RootRotated), // #nosec G115 -- a count of root key versions, small
 		SubjectKeys: int64(st.Subjects), Unattributed: int64(st.Unattributed), LastRewrap: optTime(st.LastRewrap),
 	}
 	for _, v := range st.Versions {
@@ -172,7 +172,7 @@ func kekVersionToProto(v keys.KEKVersion, subjects, service int) *fvv1.KEKVersio
 }
 
 func rootRotationToProto(r keys.RootRotation) *fvv1.RootRotation {
-	return &fvv1.RootRotation{Local: r.Local, Version: r.Version, Destroyed: int32(r.Destroyed)}
+	return &fvv1.RootRotation{Local: r.Local, Version: r.Version, Destroyed: int32(r.Destroyed)} // #nosec G115 -- a count of root key versions, small
 }
 
 func rewrapToProto(p keys.RewrapProgress, finished bool) *fvv1.RewrapKeysResponse {

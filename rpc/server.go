@@ -141,7 +141,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.certFile, s.cfg.keyFile)
 		if err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return fmt.Errorf("rpc: load TLS certificate %s and key %s: %w", s.cfg.certFile, s.cfg.keyFile, err)
 		}
 		protocols.SetHTTP2(true)

@@ -33,7 +33,7 @@ func newRowAAD(view string, bi keys.BlindIndex, eventNanos int64, schemaVersion 
 	b = append(b, aadValueTag...)
 	b = appendLP(b, view)
 	b = append(b, bi[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(eventNanos))
+	b = binary.BigEndian.AppendUint64(b, uint64(eventNanos)) // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 	b = binary.AppendUvarint(b, uint64(schemaVersion))
 	return rowAAD{buf: b, prefix: len(b)}
 }

@@ -71,7 +71,7 @@ func (b *Batch) IsNull(i, j int) bool { return b.cell(i, j) == nil }
 func (b *Batch) Bool(i, j int) bool { return b.cell(i, j)[0] == 1 }
 
 // Int64 returns the value of an int64 field.
-func (b *Batch) Int64(i, j int) int64 { return int64(binary.BigEndian.Uint64(b.cell(i, j))) }
+func (b *Batch) Int64(i, j int) int64 { return int64(binary.BigEndian.Uint64(b.cell(i, j))) } // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 
 // Float64 returns the value of a float64 field.
 func (b *Batch) Float64(i, j int) float64 {
@@ -85,7 +85,7 @@ func (b *Batch) Bytes(i, j int) []byte { return b.cell(i, j) }
 // Time returns the value of a timestamp field, in UTC.
 func (b *Batch) Time(i, j int) time.Time {
 	p := b.cell(i, j)
-	return time.Unix(int64(binary.BigEndian.Uint64(p)), int64(binary.BigEndian.Uint32(p[8:]))).UTC()
+	return time.Unix(int64(binary.BigEndian.Uint64(p)), int64(binary.BigEndian.Uint32(p[8:]))).UTC() // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding; nanoseconds < 1e9 fit
 }
 
 // ListLen returns the number of elements of a list<float32> value.

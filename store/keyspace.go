@@ -45,9 +45,9 @@ func parseRowKey(k []byte) (bi keys.BlindIndex, eventNanos int64, ok bool) {
 // invertTime maps event times to big-endian-sortable integers in descending
 // order: the sign bit is flipped (so times before 1970 sort below later
 // ones), then every bit is inverted (newest first).
-func invertTime(ns int64) uint64 { return ^(uint64(ns) ^ 1<<63) }
+func invertTime(ns int64) uint64 { return ^(uint64(ns) ^ 1<<63) } // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 
-func revertTime(u uint64) int64 { return int64(^u ^ 1<<63) }
+func revertTime(u uint64) int64 { return int64(^u ^ 1<<63) } // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 
 func subjectKey(entity string, bi keys.BlindIndex) []byte {
 	b := make([]byte, 0, 1+len(entity)+18)

@@ -31,7 +31,7 @@ func appendRowHeader(b []byte, schemaVersion uint32, createdNanos int64, n int) 
 	b = append(b, rowFormat)
 	b = binary.AppendUvarint(b, uint64(schemaVersion))
 	b = binary.AppendVarint(b, createdNanos)
-	return binary.AppendUvarint(b, uint64(n))
+	return binary.AppendUvarint(b, uint64(n)) // #nosec G115 -- n is a field count, never negative
 }
 
 func appendSlot(b, ciphertext []byte) []byte {

@@ -131,7 +131,7 @@ func appendPlain(b []byte, t FieldType, v any) []byte {
 		}
 		return append(b, 0)
 	case Int64:
-		return binary.BigEndian.AppendUint64(b, uint64(v.(int64)))
+		return binary.BigEndian.AppendUint64(b, uint64(v.(int64))) // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 	case Float64:
 		return binary.BigEndian.AppendUint64(b, math.Float64bits(v.(float64)))
 	case String:
@@ -140,8 +140,8 @@ func appendPlain(b []byte, t FieldType, v any) []byte {
 		return append(b, v.([]byte)...)
 	case Timestamp:
 		ts := v.(time.Time)
-		b = binary.BigEndian.AppendUint64(b, uint64(ts.Unix()))
-		return binary.BigEndian.AppendUint32(b, uint32(ts.Nanosecond()))
+		b = binary.BigEndian.AppendUint64(b, uint64(ts.Unix()))          // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
+		return binary.BigEndian.AppendUint32(b, uint32(ts.Nanosecond())) // #nosec G115 -- Nanosecond() is in [0, 1e9)
 	case Float32List:
 		for _, e := range v.([]float32) {
 			b = binary.BigEndian.AppendUint32(b, math.Float32bits(e))
@@ -164,7 +164,7 @@ func decodePlain(t FieldType, p []byte) (any, bool) {
 		if len(p) != 8 {
 			return nil, false
 		}
-		return int64(binary.BigEndian.Uint64(p)), true
+		return int64(binary.BigEndian.Uint64(p)), true // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 	case Float64:
 		if len(p) != 8 {
 			return nil, false
@@ -178,7 +178,7 @@ func decodePlain(t FieldType, p []byte) (any, bool) {
 		if len(p) != 12 {
 			return nil, false
 		}
-		sec := int64(binary.BigEndian.Uint64(p))
+		sec := int64(binary.BigEndian.Uint64(p)) // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
 		return time.Unix(sec, int64(binary.BigEndian.Uint32(p[8:]))).UTC(), true
 	case Float32List:
 		if len(p)%4 != 0 {

@@ -119,8 +119,8 @@ func export(ctx context.Context, c *client, o exportOptions, stdout, stderr io.W
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
 		}
 	}()
 	w, err := arrowio.NewFileWriter(tmp, format, rd.Schema(), memory.DefaultAllocator)

@@ -92,7 +92,7 @@ func ingest(ctx context.Context, c *client, path string, o ingestOptions, stdout
 			return nil, fileError(path, err)
 		}
 		if _, err := arrowio.NewDecoder(src.Schema(), v, e); err != nil {
-			src.Close()
+			_ = src.Close()
 			return nil, fileError(path, err)
 		}
 		return src, nil
@@ -105,7 +105,7 @@ func ingest(ctx context.Context, c *client, path string, o ingestOptions, stdout
 		}
 		bar, err := newProgress(stderr, o.progress, "check ", src.Rows, perRow)
 		if err != nil {
-			src.Close()
+			_ = src.Close()
 			return err
 		}
 		res, err := fc.IngestArrow(ctx, o.view, src, fvclient.Ingest{ValidateOnly: true, BatchRows: o.batchRows, Progress: bar.set})
@@ -115,7 +115,7 @@ func ingest(ctx context.Context, c *client, path string, o ingestOptions, stdout
 		if src.CSV != nil {
 			csvProblems, moreCSV = src.CSV.Problems()
 		}
-		src.Close()
+		_ = src.Close()
 		if err != nil || len(csvProblems) > 0 {
 			return c.refusalReport(path, src.Format, res, err, csvProblems, moreCSV, false)
 		}

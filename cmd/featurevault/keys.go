@@ -242,7 +242,7 @@ func writeRootRotation(w io.Writer, r *fvv1.RootRotation) {
 func newKeysRewrapCmd(c *client) *cobra.Command {
 	var (
 		mode  string
-		batch int
+		batch int32
 	)
 	cmd := &cobra.Command{
 		Use:   "rewrap",
@@ -266,7 +266,7 @@ terminal; the rate is in keys per second.`,
 				return err
 			}
 			// No --timeout: a rewrap of millions of keys takes minutes.
-			stream, err := admin.RewrapKeys(cmd.Context(), connect.NewRequest(&fvv1.RewrapKeysRequest{BatchSize: int32(batch)}))
+			stream, err := admin.RewrapKeys(cmd.Context(), connect.NewRequest(&fvv1.RewrapKeysRequest{BatchSize: batch}))
 			if err != nil {
 				return c.explain(err)
 			}
@@ -303,7 +303,7 @@ terminal; the rate is in keys per second.`,
 		},
 	}
 	cmd.Flags().StringVar(&mode, "progress", "auto", "progress bar: auto (on a terminal), always, never")
-	cmd.Flags().IntVar(&batch, "batch", 0, "keys per atomic write (default 512)")
+	cmd.Flags().Int32Var(&batch, "batch", 0, "keys per atomic write (default 512)")
 	return cmd
 }
 

@@ -76,7 +76,7 @@ func put(ctx context.Context, c *client, view, file string, batch int, stdin io.
 		return err
 	}
 	rows, lines, err := newRowSchema(def.GetView(), def.GetEntity()).readRows(r)
-	closeInput()
+	_ = closeInput()
 	if err != nil {
 		return fmt.Errorf("%s: nothing was written:\n%w", displayName(file), err)
 	}

@@ -33,7 +33,7 @@ func newQueryAggregateCmd(c *client) *cobra.Command {
 	var (
 		view, field, fn, buckets, output string
 		epsilon, delta                   float64
-		maxContrib                       int
+		maxContrib                       int32
 		start, end                       string
 	)
 	cmd := &cobra.Command{
@@ -55,7 +55,7 @@ clamped to the bounds the field declares.`,
 			if !ok {
 				return fmt.Errorf("--fn %q: use count, sum, mean or histogram", fn)
 			}
-			req := &fvv1.AggregateRequest{View: view, Field: field, Function: f, Epsilon: epsilon, Delta: delta, MaxContributions: int32(maxContrib)}
+			req := &fvv1.AggregateRequest{View: view, Field: field, Function: f, Epsilon: epsilon, Delta: delta, MaxContributions: maxContrib}
 			var err error
 			if req.Buckets, err = parseBuckets(buckets); err != nil {
 				return err
@@ -96,7 +96,7 @@ clamped to the bounds the field declares.`,
 	fl.StringVar(&fn, "fn", "", "count, sum, mean or histogram")
 	fl.Float64Var(&epsilon, "epsilon", 0, "privacy loss of this query (> 0), spent from the caller's budget")
 	fl.Float64Var(&delta, "delta", 0, "in [0, 1): 0 for pure epsilon-DP (discrete Laplace), > 0 for the discrete Gaussian")
-	fl.IntVar(&maxContrib, "max-contributions", 1, "most rows one entity contributes")
+	fl.Int32Var(&maxContrib, "max-contributions", 1, "most rows one entity contributes")
 	fl.StringVar(&buckets, "buckets", "", "histogram bucket edges, ascending and comma-separated, e.g. 0,1000,10000")
 	fl.StringVar(&start, "start", "", "only rows with event time at or after this RFC 3339 time")
 	fl.StringVar(&end, "end", "", "only rows with event time before this RFC 3339 time")

@@ -314,7 +314,7 @@ func (r *Report) print(w io.Writer) {
 				o.Latency.P50, o.Latency.P95, o.Latency.P99, o.Latency.P999, o.Latency.Max, srv, p.CPU.LoadgenUsPerOp)
 		}
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	for _, p := range r.Phases {
 		for _, o := range p.Ops {
 			for _, s := range o.ErrorSamples {
@@ -329,7 +329,7 @@ func (r *Report) print(w io.Writer) {
 		for _, x := range r.Ratios {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", x.Op, x.Clients, x.Baseline, x.P50, x.P95, x.P99, x.P999, x.Max)
 		}
-		tw.Flush()
+		_ = tw.Flush()
 	}
 	if t := r.TinkLimit; t != nil {
 		fmt.Fprintf(w, "\nphysical limit: raw Tink AES-256-GCM decrypt of %d values: %.0f ns/value, %.2f M values/s on 1 goroutine, %.2f M values/s on %d; decrypt floor %.1f µs for 1×50, %.0f µs for 100×50\n",

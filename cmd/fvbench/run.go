@@ -256,7 +256,7 @@ func (b *bench) finish() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(b.cfg.jsonOut, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(b.cfg.jsonOut, append(data, '\n'), 0o644); err != nil { // #nosec G306 -- a benchmark report, meant to be shared
 		return err
 	}
 	fmt.Fprintf(b.out, "wrote %s\n", b.cfg.jsonOut)
@@ -491,7 +491,7 @@ func withWeight(op loadgen.Op, w int) loadgen.Op { op.Weight = w; return op }
 // roundConfig is the load of one round: the per-target budget split
 // between rounds.
 func (b *bench) roundConfig(clients, round int) loadgen.Config {
-	c := loadgen.Config{Clients: clients, Duration: b.cfg.duration / time.Duration(b.cfg.rounds), Rate: b.cfg.rate, Seed: b.cfg.seedRNG + uint64(round)*7919}
+	c := loadgen.Config{Clients: clients, Duration: b.cfg.duration / time.Duration(b.cfg.rounds), Rate: b.cfg.rate, Seed: b.cfg.seedRNG + uint64(round)*7919} // #nosec G115 -- round is a non-negative loop index
 	if b.cfg.requests > 0 {
 		c.Requests = max(1, b.cfg.requests/int64(b.cfg.rounds))
 	}
@@ -719,7 +719,7 @@ func (b *bench) export(ctx context.Context, t *fvTarget) (*Export, error) {
 	e.Values = e.Rows * benchdata.Fields
 	e.BestSeconds, e.MedianSeconds = times[0], times[len(times)/2]
 	e.ValuesPerSecond = float64(e.Values) / e.BestSeconds
-	e.CPU = acc.use(&loadgen.Result{Ops: []loadgen.OpResult{{Count: uint64(b.cfg.exportRuns)}}})
+	e.CPU = acc.use(&loadgen.Result{Ops: []loadgen.OpResult{{Count: uint64(b.cfg.exportRuns)}}}) // #nosec G115 -- exportRuns is a positive flag value
 	fmt.Fprintf(b.out, "%-14s %-13s c=1   %d rows, best %.2f s, %.2f M values/s\n", "export", t.name, e.Rows, e.BestSeconds, e.ValuesPerSecond/1e6)
 	return e, nil
 }
@@ -736,7 +736,7 @@ func (b *bench) measureTink(values int64) error {
 // profilePhase takes CPU and allocation profiles from the server's pprof
 // endpoint while it serves each online workload.
 func (b *bench) profilePhase(ctx context.Context) error {
-	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
+	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil { // #nosec G301 -- benchmark profiles are meant to be shared
 		return err
 	}
 	secs := b.cfg.profileSeconds
@@ -792,7 +792,7 @@ func fetchProfile(ctx context.Context, hc *http.Client, url, path string) error 
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("pprof: %s answered %s", url, res.Status)
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(path) // #nosec G304 -- the profile path given by the operator's flag
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 	}
 	pln, err := net.Listen("tcp", cfg.pprof)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return err
 	}
 	mux := http.NewServeMux()

@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config, mix []Op) (*Result, error) {
 			errs: make([]uint64, len(mix)), values: make([]int64, len(mix)), msgs: make([][]string, len(mix)),
 		}
 		stats[id] = ws
-		w := &Worker{ID: id, Rand: rand.New(rand.NewPCG(cfg.Seed, uint64(id)+1))}
+		w := &Worker{ID: id, Rand: rand.New(rand.NewPCG(cfg.Seed, uint64(id)+1))} // #nosec G404 -- load shapes need reproducible, seeded randomness, not secrets
 		var interval time.Duration
 		if cfg.Rate > 0 {
 			interval = time.Duration(float64(cfg.Clients) / cfg.Rate * float64(time.Second))

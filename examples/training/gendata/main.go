@@ -21,7 +21,7 @@ import (
 func main() {
 	out := flag.String("out", "examples/training", "directory to write activity.csv and labels.csv to")
 	flag.Parse()
-	rng := rand.New(rand.NewPCG(42, 4242))
+	rng := rand.New(rand.NewPCG(42, 4242)) // #nosec G404 -- synthetic example data, seeded to be reproducible
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 	activity := [][]string{{"customer_id", "event_timestamp", "orders_7d", "spend_7d", "days_since_signup", "spend_next_30d"}}
@@ -59,7 +59,7 @@ func main() {
 }
 
 func write(path string, rows [][]string) {
-	f, err := os.Create(path)
+	f, err := os.Create(path) // #nosec G304 -- the file named on the example's command line
 	if err != nil {
 		log.Fatal(err)
 	}
