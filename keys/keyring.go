@@ -33,7 +33,7 @@ type Keyring struct {
 	seed  maphash.Seed
 
 	closed                        atomic.Bool
-	kmsCalls                      atomic.Uint64
+	kmsCalls                      kmsCounters
 	created, unwrapped, forgotten atomic.Uint64
 }
 
@@ -125,6 +125,7 @@ type Stats struct {
 	SubjectsUnwrapped                      uint64 // subject keys read and unwrapped from the keystore
 	SubjectsForgotten                      uint64 // ForgetSubject calls that succeeded
 	KMSCalls                               uint64 // GetAEAD, Encrypt and Decrypt calls to the KMS
+	KMSGetAEAD, KMSWraps, KMSUnwraps       uint64 // KMSCalls by kind: GetAEAD, Encrypt (wrap), Decrypt (unwrap)
 }
 
 // Stats returns the counters.
@@ -138,6 +139,9 @@ func (k *Keyring) Stats() Stats {
 		SubjectsCreated:   k.created.Load(),
 		SubjectsUnwrapped: k.unwrapped.Load(),
 		SubjectsForgotten: k.forgotten.Load(),
-		KMSCalls:          k.kmsCalls.Load(),
+		KMSCalls:          k.kmsCalls.total(),
+		KMSGetAEAD:        k.kmsCalls.getAEAD.Load(),
+		KMSWraps:          k.kmsCalls.encrypt.Load(),
+		KMSUnwraps:        k.kmsCalls.decrypt.Load(),
 	}
 }

@@ -43,10 +43,21 @@ type rootKey struct {
 	client registry.KMSClient
 }
 
+// kmsCounters count the calls made to the KMS, by kind, for Stats. Encrypt
+// wraps a KEK under the root key; decrypt unwraps one.
+type kmsCounters struct {
+	getAEAD, encrypt, decrypt atomic.Uint64
+}
+
+// total is the number of KMS calls of every kind.
+func (c *kmsCounters) total() uint64 {
+	return c.getAEAD.Load() + c.encrypt.Load() + c.decrypt.Load()
+}
+
 // rootAEAD gets the root AEAD from the KMS (one GetAEAD call) and wraps it to
 // count the calls it makes and keep the last error.
-func rootAEAD(c registry.KMSClient, uri string, calls *atomic.Uint64) (*countingAEAD, error) {
-	calls.Add(1)
+func rootAEAD(c registry.KMSClient, uri string, calls *kmsCounters) (*countingAEAD, error) {
+	calls.getAEAD.Add(1)
 	a, err := c.GetAEAD(uri)
 	switch {
 	case errors.Is(err, localkms.ErrRootMissing):
@@ -64,20 +75,20 @@ func rootAEAD(c registry.KMSClient, uri string, calls *atomic.Uint64) (*counting
 // saying whether the KMS refused the ciphertext or could not be reached.
 type countingAEAD struct {
 	tink.AEAD
-	calls *atomic.Uint64
+	calls *kmsCounters
 	mu    sync.Mutex
 	last  error
 }
 
 func (c *countingAEAD) Encrypt(plaintext, ad []byte) ([]byte, error) {
-	c.calls.Add(1)
+	c.calls.encrypt.Add(1)
 	ct, err := c.AEAD.Encrypt(plaintext, ad)
 	c.note(err)
 	return ct, err
 }
 
 func (c *countingAEAD) Decrypt(ciphertext, ad []byte) ([]byte, error) {
-	c.calls.Add(1)
+	c.calls.decrypt.Add(1)
 	pt, err := c.AEAD.Decrypt(ciphertext, ad)
 	c.note(err)
 	return pt, err

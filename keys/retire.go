@@ -36,8 +36,9 @@ type Retirement struct {
 // docs/shred-horizon.md); the KEK is already re-encrypted under the current
 // one.
 //
-// Retiring a version that was already retired is not an error: it finishes
-// destroying older local root versions if an earlier call was interrupted.
+// Retiring a version that was already retired is not an error: for the
+// local:// KMS it finishes what an interrupted call began, re-wrapping the
+// KEK under a new root version before destroying the older ones.
 func (k *Keyring) RetireKEK(ctx context.Context, id uint32) (Retirement, error) {
 	if err := k.beginLifecycle(ctx); err != nil {
 		return Retirement{}, err
@@ -54,9 +55,13 @@ func (k *Keyring) RetireKEK(ctx context.Context, id uint32) (Retirement, error) 
 			return out, fmt.Errorf("%w: version %d; `featurevault keys status` lists the versions", ErrVersionNotFound, id)
 		}
 		out.AlreadyRetired = true
-		if path, err := localkms.PathOf(k.root.uri); err == nil {
-			out.Root.Local = true
-			if out.Root.Destroyed, err = localkms.Prune(path); err != nil {
+		if _, err := localkms.PathOf(k.root.uri); err == nil {
+			// Not a bare localkms.Prune: a crash between the root file's
+			// rotation and the KEK's re-wrap leaves the KEK wrapped by a
+			// version that is no longer primary, and pruning would destroy
+			// it with every key of the keystore. rotateRoot re-wraps the
+			// KEK and reads it back before it destroys anything.
+			if out.Root, err = k.rotateRoot(true); err != nil {
 				return out, fmt.Errorf("keys: destroy older local root versions: %w", err)
 			}
 		}

@@ -22,8 +22,9 @@ const DefaultRewrapBatch = 512
 
 // RewrapOptions configures Rewrap. The zero value is usable.
 type RewrapOptions struct {
-	// BatchSize is the number of keys per atomic keystore write (default
-	// DefaultRewrapBatch). The cursor advances with each batch.
+	// BatchSize is the number of keys per atomic keystore write (0:
+	// DefaultRewrapBatch; a negative size is refused with
+	// ErrInvalidArgument). The cursor advances with each batch.
 	BatchSize int
 	// Progress, when set, is called after each batch (from Rewrap's
 	// goroutine).
@@ -70,6 +71,9 @@ type RewrapCursor struct {
 // then returns ErrSubjectUnwrap naming the first few, after doing the rest.
 // It returns ErrBusy while another key operation runs.
 func (k *Keyring) Rewrap(ctx context.Context, o RewrapOptions) (RewrapProgress, error) {
+	if o.BatchSize < 0 {
+		return RewrapProgress{}, fmt.Errorf("%w: rewrap batch size %d is negative; use 0 for the default (%d) or a positive number", ErrInvalidArgument, o.BatchSize, DefaultRewrapBatch)
+	}
 	if err := k.beginLifecycle(ctx); err != nil {
 		return RewrapProgress{}, err
 	}
@@ -333,7 +337,9 @@ func (k *Keyring) loadCursor() (*RewrapCursor, error) {
 // describeSubject names a subject by its keystore id: entity and blind index.
 func describeSubject(id []byte) string {
 	n, w := binary.Uvarint(id)
-	if w <= 0 || uint64(len(id)-w) != n+uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
+	// Compare n with what is left, never n+16: a length near 2^64 would
+	// wrap around and pass.
+	if w <= 0 || n > uint64(len(id)-w) || uint64(len(id)-w)-n != uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
 		return fmt.Sprintf("keystore key s/%x", id)
 	}
 	var bi BlindIndex

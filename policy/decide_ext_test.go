@@ -211,9 +211,11 @@ func TestBootstrapAdmin(t *testing.T) {
 	if err != nil || p.Name != "admin" || len(p.Roles) != 1 || p.Roles[0] != "admin" {
 		t.Fatalf("Authenticate(bootstrap token) = %+v, %v; want principal admin with role admin", p, err)
 	}
-	v, err := e.Check(p, "*", policy.ActionAdmin, "administration", "prod")
-	if err != nil || !v.Allowed {
-		t.Errorf("Check(admin, *, admin) = %+v, %v; want allowed", v, err)
+	for _, a := range []policy.Action{policy.ActionAdmin, policy.ActionBackup} {
+		v, err := e.Check(p, "*", a, "administration", "prod")
+		if err != nil || !v.Allowed {
+			t.Errorf("Check(admin, *, %s) = %+v, %v; want allowed", a, v, err)
+		}
 	}
 	for _, a := range []policy.Action{policy.ActionRead, policy.ActionWrite} {
 		d, err := e.Decide(p, "customer_profile", profile, a, "administration", "prod")
@@ -227,6 +229,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	}
 	want := []string{
 		"p, admin, *, admin, *, *, allow",
+		"p, admin, *, backup, *, *, allow",
 		"p, admin, *, read, *, *, allow",
 		"p, admin, *, write, *, *, allow",
 	}

@@ -26,8 +26,9 @@ var (
 	// wrapping message quotes the name and says which character to change.
 	ErrInvalidName = errors.New("policy: invalid name")
 
-	// ErrInvalidAction: an action is not read, aggregate, write or admin.
-	ErrInvalidAction = errors.New("policy: invalid action; use read, aggregate, write or admin")
+	// ErrInvalidAction: an action is not read, aggregate, write, admin or
+	// backup.
+	ErrInvalidAction = errors.New("policy: invalid action; use read, aggregate, write, admin or backup")
 
 	// ErrPurposeNotAllowed: the principal claimed a purpose its purpose
 	// attribute does not list. The message names the purpose and the

@@ -299,8 +299,8 @@ func (e *Engine) RevokePrincipal(name string) error {
 
 // EnsureBootstrapAdmin creates the first principal when there is none:
 // principal "admin" with role "admin", and rules that give role admin the
-// admin action on every object plus read and write on every column, for
-// every purpose and environment. It returns the new principal's bearer
+// admin and backup actions on every object plus read and write on every
+// column, for every purpose and environment. It returns the new principal's bearer
 // token, which the server writes to admin.token (mode 0600) in its data
 // directory, or "" when a principal already exists (a restart).
 func (e *Engine) EnsureBootstrapAdmin() (string, error) {
@@ -310,7 +310,7 @@ func (e *Engine) EnsureBootstrapAdmin() (string, error) {
 		return "", nil
 	}
 	var rules []rulePart
-	for _, a := range []Action{ActionAdmin, ActionRead, ActionWrite} {
+	for _, a := range []Action{ActionAdmin, ActionBackup, ActionRead, ActionWrite} {
 		r := Rule{Role: BootstrapAdmin, Action: a, Object: Wildcard}.normalize()
 		rules = append(rules, rulePart{ptypeRule, r.casbin()})
 	}

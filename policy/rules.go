@@ -19,6 +19,11 @@ const (
 	ActionAggregate Action = "aggregate" // DP aggregates only
 	ActionWrite     Action = "write"     // write values
 	ActionAdmin     Action = "admin"     // administer (views, policy, keys)
+	// ActionBackup streams backups of the whole store; it is decided on "*"
+	// only. It is its own action so that a backup job needs no admin right,
+	// and an admin without it cannot copy the keystore out: only the
+	// bootstrap admin role holds it by default.
+	ActionBackup Action = "backup"
 )
 
 // Actions returns every action, in the order Explain reports them.
@@ -27,7 +32,7 @@ func Actions() []Action {
 }
 
 // ParseAction reads an action's spelling ("read", "aggregate", "write",
-// "admin").
+// "admin", "backup").
 func ParseAction(s string) (Action, error) {
 	a := Action(s)
 	if !a.valid() {
@@ -38,7 +43,7 @@ func ParseAction(s string) (Action, error) {
 
 func (a Action) valid() bool {
 	switch a {
-	case ActionRead, ActionAggregate, ActionWrite, ActionAdmin:
+	case ActionRead, ActionAggregate, ActionWrite, ActionAdmin, ActionBackup:
 		return true
 	}
 	return false
@@ -99,6 +104,9 @@ func (r Rule) check() error {
 	}
 	if err := validObject(r.Object); err != nil {
 		return err
+	}
+	if r.Action == ActionBackup && r.Object != Wildcard {
+		return fmt.Errorf("%w: backup applies to the whole store; give it on *, not %s", ErrInvalidAction, quote(r.Object))
 	}
 	if err := validRuleValue(kindPurpose, r.Purpose); err != nil {
 		return err

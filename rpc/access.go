@@ -114,8 +114,19 @@ type columnDecision struct {
 }
 
 // decideColumns decides action on the requested features of view (every
-// field when none are named). Unknown features are NotFound.
+// field when none are named), for a request, and counts the decisions in
+// the server's telemetry. Unknown features are NotFound.
 func (s *Server) decideColumns(ctx context.Context, c caller, view string, features []string, action policy.Action) (*columnDecision, error) {
+	cd, err := s.decide(ctx, c, view, features, action)
+	if err == nil {
+		s.cfg.telemetry.Decided(action, len(cd.allowed), len(cd.denied))
+	}
+	return cd, err
+}
+
+// decide is decideColumns without counting, for questions the server asks
+// itself (mayUseView) rather than decisions on a request's data.
+func (s *Server) decide(ctx context.Context, c caller, view string, features []string, action policy.Action) (*columnDecision, error) {
 	vi, err := s.views.get(s.backend.Store, view)
 	if err != nil {
 		return nil, err
@@ -207,7 +218,7 @@ func (s *Server) mayUseView(ctx context.Context, h http.Header, view string) boo
 		return false
 	}
 	for _, a := range []policy.Action{policy.ActionWrite, policy.ActionRead} {
-		if cd, err := s.decideColumns(ctx, c, view, nil, a); err == nil && len(cd.allowed) > 0 {
+		if cd, err := s.decide(ctx, c, view, nil, a); err == nil && len(cd.allowed) > 0 {
 			return true
 		}
 	}

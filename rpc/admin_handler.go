@@ -30,18 +30,25 @@ var _ featurevaultv1connect.AdminServiceHandler = (*adminHandler)(nil)
 // call). It returns a function that maps the call's error and, when the call
 // failed after all, records that too.
 func (h *adminHandler) admin(ctx context.Context, spec connect.Spec, header http.Header, rec audit.Record) (func(error) error, error) {
+	return h.authorize(ctx, spec, header, rec, policy.ActionAdmin, errAdminDenied)
+}
+
+// authorize is admin for a service action other than admin (backup):
+// the caller needs action on "*", and denied is the refusal's message.
+func (h *adminHandler) authorize(ctx context.Context, spec connect.Spec, header http.Header, rec audit.Record, action policy.Action, denied error) (func(error) error, error) {
 	c, err := h.srv.callerOf(ctx, header, AdminPurpose)
 	if err != nil {
 		return nil, err
 	}
 	rec.Action = "admin:" + path.Base(spec.Procedure)
-	v, err := h.srv.backend.Policy.Check(c.principal, policy.Wildcard, policy.ActionAdmin, c.purpose, c.env)
+	v, err := h.srv.backend.Policy.Check(c.principal, policy.Wildcard, action, c.purpose, c.env)
 	if err != nil {
 		return nil, h.srv.record(ctx, c, spec.Procedure, rec, toConnect(h.log, spec.Procedure, err))
 	}
 	rec.Rule = v.Rule
+	h.srv.cfg.telemetry.Decision(action, v.Allowed)
 	if !v.Allowed {
-		return nil, h.srv.record(ctx, c, spec.Procedure, rec, connect.NewError(connect.CodePermissionDenied, errAdminDenied))
+		return nil, h.srv.record(ctx, c, spec.Procedure, rec, connect.NewError(connect.CodePermissionDenied, denied))
 	}
 	if err := h.srv.record(ctx, c, spec.Procedure, rec, nil); err != nil {
 		return nil, err

@@ -88,6 +88,7 @@ func (h *featureHandler) Aggregate(ctx context.Context, req *connect.Request[fvv
 		}
 		return nil, fail(err)
 	}
+	h.srv.cfg.telemetry.SpentEpsilon(cost.Epsilon) // released: no refund can follow
 	left := charge.Account().Remaining
 	out := &fvv1.AggregateResponse{
 		Value: res.Value, EpsilonSpent: res.Spent.Epsilon, DeltaSpent: res.Spent.Delta,

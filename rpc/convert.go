@@ -122,7 +122,7 @@ func viewToProto(v store.View) *fvv1.FeatureView {
 	for _, f := range v.Fields {
 		out.Fields = append(out.Fields, &fvv1.Field{
 			Name: f.Name, Type: fieldTypes[f.Type], Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
-			AllowNan: f.AllowNaN, Description: f.Description,
+			AllowNan: f.AllowNaN, Constraints: constraintsToProto(f.Constraints), Description: f.Description,
 		})
 	}
 	return out
@@ -145,7 +145,8 @@ func viewFromProto(v *fvv1.FeatureView) (store.View, error) {
 			return store.View{}, fmt.Errorf("view %q field %q: unknown or missing type; use one of bool, int64, float64, string, bytes, timestamp, list<float32>", v.Name, f.Name)
 		}
 		out.Fields = append(out.Fields, store.Field{
-			Name: f.Name, Type: ft, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets, AllowNaN: f.AllowNan, Description: f.Description,
+			Name: f.Name, Type: ft, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets, AllowNaN: f.AllowNan,
+			Constraints: constraintsFromProto(f.Constraints), Description: f.Description,
 		})
 	}
 	return out, nil

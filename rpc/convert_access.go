@@ -15,6 +15,7 @@ var actionToProto = map[policy.Action]fvv1.Action{
 	policy.ActionAggregate: fvv1.Action_ACTION_AGGREGATE,
 	policy.ActionWrite:     fvv1.Action_ACTION_WRITE,
 	policy.ActionAdmin:     fvv1.Action_ACTION_ADMIN,
+	policy.ActionBackup:    fvv1.Action_ACTION_BACKUP,
 }
 
 func attrsFromProto(in map[string]*fvv1.StringList) map[string][]string {
@@ -45,7 +46,7 @@ func ruleFromProto(r *fvv1.Rule) (policy.Rule, error) {
 	}
 	a, ok := lookupReverse(actionToProto, r.Action)
 	if !ok {
-		return policy.Rule{}, fmt.Errorf("rule action is missing or unknown; use read, aggregate, write or admin")
+		return policy.Rule{}, fmt.Errorf("rule action is missing or unknown; use read, aggregate, write, admin or backup")
 	}
 	return policy.Rule{Role: r.Role, Action: a, Object: r.Object, Purpose: r.Purpose, Env: r.Env, Deny: r.Deny}, nil
 }

@@ -35,6 +35,7 @@ func (h *adminHandler) Erase(ctx context.Context, req *connect.Request[fvv1.Eras
 	if err := done(err); err != nil {
 		return nil, err
 	}
+	h.srv.cfg.telemetry.Erased(erasedSubjects(receipts)) // erased, whatever happens to the receipts
 	c, err := h.srv.callerOf(ctx, req.Header(), AdminPurpose)
 	if err != nil {
 		return nil, err

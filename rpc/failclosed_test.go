@@ -69,8 +69,8 @@ func TestAuditFailureFailsTheRequest(t *testing.T) {
 	if connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Errorf("grant with a broken audit log = %v; want Unavailable", err)
 	}
-	if n := len(b.Policy.ListRules()); n != 3 {
-		t.Errorf("the refused grant changed the policy: %d rules, want the bootstrap 3", n)
+	if n := len(b.Policy.ListRules()); n != 4 {
+		t.Errorf("the refused grant changed the policy: %d rules, want the bootstrap 4", n)
 	}
 	_, err = s.admin.ListFeatureViews(ctx, connect.NewRequest(&fvv1.ListFeatureViewsRequest{}))
 	if connect.CodeOf(err) != connect.CodeUnavailable {

@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
+	"github.com/featurevault/featurevault/telemetry"
 )
 
 // DefaultMaxRequestBytes is the default limit on one request message.
@@ -35,6 +36,7 @@ type Server struct {
 	cfg     config
 	views   viewFields
 	limiter *limiter
+	streams *streamLimiter
 }
 
 type config struct {
@@ -47,6 +49,8 @@ type config struct {
 	rate            float64
 	burst           int
 	now             func() time.Time
+	telemetry       *telemetry.T // nil: none (WithTelemetry)
+	edge            edgeConfig   // client CAs, CORS, stream limits (edge.go)
 }
 
 // Option configures a Server.
@@ -92,15 +96,20 @@ func NewServer(b *Backend, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Server{backend: b, cfg: cfg, limiter: newLimiter(cfg.rate, cfg.burst, cfg.now)}
+	s := &Server{backend: b, cfg: cfg, limiter: newLimiter(cfg.rate, cfg.burst, cfg.now), streams: newStreamLimiter(cfg.edge)}
+	s.watchBackend(b)
+	return s
 }
 
-// Handler returns the HTTP handler serving both services and reflection.
+// Handler returns the HTTP handler serving both services and reflection,
+// behind the server's edge: CORS, the request message limit and the
+// stream limits (edge.go).
 func (s *Server) Handler() http.Handler {
 	hopts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
 		connect.WithCompressMinBytes(CompressMinBytes),
-		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}),
+		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
+		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}, s.streams),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
@@ -109,7 +118,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(healthHandler())
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return mux
+	return s.edge(mux)
 }
 
 // ListenAndServe listens on addr and serves until ctx is done, then shuts
@@ -146,8 +155,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		protocols.SetHTTP2(true)
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.cfg.edge.applyClientCAs(srv.TLSConfig)
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	} else {
+		if s.cfg.edge.clientCAs != nil {
+			_ = ln.Close()
+			return errClientCAsWithoutTLS
+		}
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	errc := make(chan error, 1)

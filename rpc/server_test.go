@@ -290,7 +290,7 @@ func TestBadInputGetsClearErrorAndChangesNothing(t *testing.T) {
 		{"no rows", write("profile"), connect.CodeInvalidArgument, "no rows"},
 		{"empty entity key", write("profile", &fvv1.Row{Values: val(i64)}), connect.CodeInvalidArgument, "row 0"},
 		{"bad event time", write("profile", &fvv1.Row{EntityKey: "c-3", EventTime: &timestamppb.Timestamp{Seconds: math.MaxInt64}}), connect.CodeInvalidArgument, "event_time"},
-		{"oversize message", write("profile", &fvv1.Row{EntityKey: "c-3", Values: map[string]*fvv1.Value{"email": {Kind: &fvv1.Value_StringValue{StringValue: strings.Repeat("x", 100<<10)}}}}), connect.CodeResourceExhausted, "larger than configured max"},
+		{"oversize message", write("profile", &fvv1.Row{EntityKey: "c-3", Values: map[string]*fvv1.Value{"email": {Kind: &fvv1.Value_StringValue{StringValue: strings.Repeat("x", 100<<10)}}}}), connect.CodeResourceExhausted, "over the server's limit of 65536 bytes per message (--max-request-bytes)"},
 		{"read unknown view", func() error {
 			_, err := s.feature.GetOnlineFeatures(ctx, connect.NewRequest(&fvv1.GetOnlineFeaturesRequest{View: "nope", EntityKeys: []string{"c-1"}}))
 			return err

@@ -47,9 +47,10 @@ type IngestResult struct {
 }
 
 // Ingest is the bulk form of Write for training data: it checks every row
-// rather than stopping at the first problem, so one call reports everything
-// a file needs fixed, and it commits the rows atomically only when none is
-// refused. A refused batch writes nothing and creates no subject keys.
+// (types and the fields' Constraints, as Write does) rather than stopping
+// at the first problem, so one call reports everything a file needs fixed,
+// and it commits the rows atomically only when none is refused. A refused
+// batch writes nothing and creates no subject keys.
 //
 // Beyond MaxRowsPerIngest, a batch is bounded by what the KV commits in one
 // transaction (Badger: about 10 MB of encrypted rows, e.g. ~5,000 rows of 50
@@ -61,7 +62,7 @@ type IngestResult struct {
 // subject's key with the associated data of aad.go, subject records written
 // in the same commit as the rows that need them.
 func (s *Store) Ingest(ctx context.Context, view string, rows []Row, o IngestOptions) (IngestResult, error) {
-	v, ent, err := s.lookup(view)
+	v, ent, rules, err := s.lookupWrite(view)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -72,7 +73,7 @@ func (s *Store) Ingest(ctx context.Context, view string, rows []Row, o IngestOpt
 		o.MaxRefusals = DefaultMaxRefusals
 	}
 	now := s.opts.now()
-	p := newRowPreparer(v, ent, now)
+	p := newRowPreparer(v, ent, rules, now)
 	prepared := make([]preparedRow, len(rows))
 	var res IngestResult
 	for i := range rows {

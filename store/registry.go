@@ -18,11 +18,22 @@ import (
 type registry struct {
 	entities   map[string]*Entity
 	views      map[string]*View
-	lastViewID uint32 // the highest view ID ever assigned; IDs are never reused
+	rules      map[string]*viewRules // compiled constraints by view name; absent: none
+	lastViewID uint32                // the highest view ID ever assigned; IDs are never reused
 }
 
 func emptyRegistry() *registry {
-	return &registry{entities: map[string]*Entity{}, views: map[string]*View{}}
+	return &registry{entities: map[string]*Entity{}, views: map[string]*View{}, rules: map[string]*viewRules{}}
+}
+
+// setView adds or replaces the view v, with its compiled constraints.
+func (r *registry) setView(v *View) {
+	r.views[v.Name] = v
+	if rules := compileRules(v); rules != nil {
+		r.rules[v.Name] = rules
+	} else {
+		delete(r.rules, v.Name)
+	}
 }
 
 // clone copies the maps, sharing the (immutable) entities and views.
@@ -30,6 +41,7 @@ func (r *registry) clone() *registry {
 	c := &registry{
 		entities:   make(map[string]*Entity, len(r.entities)+1),
 		views:      make(map[string]*View, len(r.views)+1),
+		rules:      make(map[string]*viewRules, len(r.rules)+1),
 		lastViewID: r.lastViewID,
 	}
 	for k, v := range r.entities {
@@ -37,6 +49,9 @@ func (r *registry) clone() *registry {
 	}
 	for k, v := range r.views {
 		c.views[k] = v
+	}
+	for k, v := range r.rules {
+		c.rules[k] = v
 	}
 	return c
 }
@@ -99,7 +114,7 @@ func (s *Store) loadRegistry() error {
 			return corruptRecord(en.Key, fmt.Sprintf("its ID %d is also view %q's", v.ID, other))
 		}
 		ids[v.ID] = name
-		r.views[name] = &v
+		r.setView(&v)
 		return nil
 	})
 	if err != nil {
@@ -192,6 +207,18 @@ func (s *Store) lookup(view string) (*View, *Entity, error) {
 	return nil, nil, viewNotFound(view)
 }
 
+// lookupWrite is lookup for the write paths: the view, its entity and its
+// compiled constraints (nil: none), all from one snapshot, so a write is
+// always checked against the constraints of the view it encodes for.
+func (s *Store) lookupWrite(view string) (*View, *Entity, *viewRules, error) {
+	if r := s.reg.Load(); r != nil {
+		if v, ok := r.views[view]; ok {
+			return v, r.entities[v.Entity], r.rules[view], nil
+		}
+	}
+	return nil, nil, nil, viewNotFound(view)
+}
+
 func viewNotFound(name string) error {
 	return errorf(KindNotFound, "view %s does not exist; apply a spec that defines it", quoteName(name))
 }
@@ -211,6 +238,7 @@ func cloneView(v *View) View {
 }
 
 func cloneField(f Field) Field {
+	f.Constraints = cloneConstraints(f.Constraints)
 	f.Tags = slices.Clone(f.Tags)
 	f.Bounds = slices.Clone(f.Bounds)
 	f.Buckets = slices.Clone(f.Buckets)
@@ -224,4 +252,25 @@ func cloneField(f Field) Field {
 		f.Bounds = nil
 	}
 	return f
+}
+
+// cloneConstraints deep-copies c, with nil for empty lists, so that a
+// copy shares nothing with the snapshot and compares equal to a decoded
+// record.
+func cloneConstraints(c Constraints) Constraints {
+	if c.Min != nil {
+		c.Min = new(*c.Min)
+	}
+	if c.Max != nil {
+		c.Max = new(*c.Max)
+	}
+	c.AllowedStrings = slices.Clone(c.AllowedStrings)
+	if len(c.AllowedStrings) == 0 {
+		c.AllowedStrings = nil
+	}
+	c.AllowedInts = slices.Clone(c.AllowedInts)
+	if len(c.AllowedInts) == 0 {
+		c.AllowedInts = nil
+	}
+	return c
 }

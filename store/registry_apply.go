@@ -35,8 +35,11 @@ func (s *Store) ApplyEntity(e Entity) (Entity, bool, error) {
 // (removal and type changes are refused with KindConflict, because stored
 // rows encode values by position and type); new fields are appended in the
 // order v declares them and SchemaVersion grows by one. Tags, bounds,
-// allow_nan, descriptions and the ttl may change without a new version.
-// Names, types, tags, bounds and ttl are checked as ParseSpec checks them.
+// allow_nan, constraints, descriptions and the ttl may change without a
+// new version. Changed constraints apply to writes from the moment the
+// apply returns, never to stored rows: tightening one leaves rows that
+// break it readable. Names, types, tags, bounds, constraints and ttl are
+// checked as ParseSpec checks them.
 //
 // A first apply gives the view SchemaVersion 1 and the next unused ID (IDs
 // are never reused), and Added lists all its fields. Applying an unchanged
@@ -167,7 +170,7 @@ func (c *change) view(in View) (View, ApplyResult, error) {
 		c.next.lastViewID++
 		v.ID, v.SchemaVersion = c.next.lastViewID, 1
 		c.seq = true
-		c.next.views[v.Name] = &v
+		c.next.setView(&v)
 		c.views[v.Name] = true
 		return cloneView(&v), ApplyResult{Created: true, Added: fieldNames(v.Fields)}, nil
 	}
@@ -178,14 +181,15 @@ func (c *change) view(in View) (View, ApplyResult, error) {
 	if reflect.DeepEqual(&merged, old) {
 		return cloneView(old), ApplyResult{}, nil
 	}
-	c.next.views[v.Name] = &merged
+	c.next.setView(&merged)
 	c.views[v.Name] = true
 	return cloneView(&merged), ApplyResult{Added: added}, nil
 }
 
 // merge applies the compatible changes of v to the stored view old: stored
 // fields keep their positions and types and take v's tags, bounds,
-// allow_nan and description; fields new in v are appended in v's order.
+// allow_nan, constraints and description; fields new in v are appended in
+// v's order.
 func merge(old, v *View) (View, []string, error) {
 	if v.Entity != old.Entity {
 		return View{}, nil, errorf(KindConflict,

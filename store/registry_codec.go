@@ -29,13 +29,41 @@ type entityRecord struct {
 }
 
 type fieldRecord struct {
-	Name        string    `json:"name"`
-	Type        FieldType `json:"type"`
-	Tags        []string  `json:"tags,omitempty"`
-	Bounds      []float64 `json:"bounds,omitempty"`
-	Buckets     []float64 `json:"buckets,omitempty"`
-	AllowNaN    bool      `json:"allow_nan,omitempty"`
-	Description string    `json:"description,omitempty"`
+	Name     string    `json:"name"`
+	Type     FieldType `json:"type"`
+	Tags     []string  `json:"tags,omitempty"`
+	Bounds   []float64 `json:"bounds,omitempty"`
+	Buckets  []float64 `json:"buckets,omitempty"`
+	AllowNaN bool      `json:"allow_nan,omitempty"`
+	// Constraints is absent in records written before constraints
+	// existed, and for fields that declare none: both decode to none.
+	Constraints *constraintsRecord `json:"constraints,omitempty"`
+	Description string             `json:"description,omitempty"`
+}
+
+type constraintsRecord struct {
+	Required       bool     `json:"required,omitempty"`
+	Min            *float64 `json:"min,omitempty"`
+	Max            *float64 `json:"max,omitempty"`
+	AllowedStrings []string `json:"allowed_strings,omitempty"`
+	AllowedInts    []int64  `json:"allowed_ints,omitempty"`
+	MaxLength      int      `json:"max_length,omitempty"`
+}
+
+func encodeConstraints(c *Constraints) *constraintsRecord {
+	if c.IsZero() {
+		return nil
+	}
+	return &constraintsRecord{Required: c.Required, Min: c.Min, Max: c.Max,
+		AllowedStrings: c.AllowedStrings, AllowedInts: c.AllowedInts, MaxLength: c.MaxLength}
+}
+
+func decodeConstraints(r *constraintsRecord) Constraints {
+	if r == nil {
+		return Constraints{}
+	}
+	return cloneConstraints(Constraints{Required: r.Required, Min: r.Min, Max: r.Max,
+		AllowedStrings: r.AllowedStrings, AllowedInts: r.AllowedInts, MaxLength: r.MaxLength})
 }
 
 type viewRecord struct {
@@ -65,7 +93,7 @@ func encodeView(v *View) ([]byte, error) {
 		TTLNanos: int64(v.TTL), Description: v.Description, Fields: make([]fieldRecord, len(v.Fields))}
 	for i, f := range v.Fields {
 		r.Fields[i] = fieldRecord{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
-			AllowNaN: f.AllowNaN, Description: f.Description}
+			AllowNaN: f.AllowNaN, Constraints: encodeConstraints(&f.Constraints), Description: f.Description}
 	}
 	return json.Marshal(r)
 }
@@ -79,7 +107,7 @@ func decodeView(b []byte) (View, error) {
 		TTL: time.Duration(r.TTLNanos), Description: r.Description, Fields: make([]Field, len(r.Fields))}
 	for i, f := range r.Fields {
 		v.Fields[i] = Field{Name: f.Name, Type: f.Type, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
-			AllowNaN: f.AllowNaN, Description: f.Description}
+			AllowNaN: f.AllowNaN, Constraints: decodeConstraints(f.Constraints), Description: f.Description}
 	}
 	return v, nil
 }

@@ -82,13 +82,20 @@ type Entity struct {
 }
 
 // Field is one typed column of a view.
+//
+// Bounds and Constraints are different things. Bounds clamp a value's
+// contribution to a differentially private aggregate and never refuse a
+// write; Constraints refuse a write whose value breaks them and never
+// change a value. When a field declares both, its bounds lie within
+// [Constraints.Min, Constraints.Max].
 type Field struct {
 	Name        string
 	Type        FieldType
 	Tags        []string
-	Bounds      []float64 // empty, or [min, max]
-	Buckets     []float64 // histogram bucket edges, strictly increasing; empty: none declared
-	AllowNaN    bool      // admit NaN and ±Inf in float fields
+	Bounds      []float64   // empty, or [min, max]
+	Buckets     []float64   // histogram bucket edges, strictly increasing; empty: none declared
+	AllowNaN    bool        // admit NaN and ±Inf in float fields
+	Constraints Constraints // rules every written value must obey; zero: none
 	Description string
 }
 

@@ -37,13 +37,18 @@ type viewYAML struct {
 }
 
 type fieldYAML struct {
-	Name        string    `yaml:"name"`
-	Type        string    `yaml:"type"`
-	Tags        []string  `yaml:"tags"`
-	Bounds      []float64 `yaml:"bounds"`
-	Buckets     []float64 `yaml:"buckets"`
-	AllowNaN    bool      `yaml:"allow_nan"`
-	Description string    `yaml:"description"`
+	Name        string      `yaml:"name"`
+	Type        string      `yaml:"type"`
+	Tags        []string    `yaml:"tags"`
+	Bounds      []float64   `yaml:"bounds"`
+	Buckets     []float64   `yaml:"buckets"`
+	AllowNaN    bool        `yaml:"allow_nan"`
+	Required    bool        `yaml:"required"`
+	Min         *float64    `yaml:"min"`
+	Max         *float64    `yaml:"max"`
+	Allowed     []yaml.Node `yaml:"allowed"`
+	MaxLength   *int        `yaml:"max_length"`
+	Description string      `yaml:"description"`
 }
 
 // ParseSpec reads a spec file: one YAML document with a list of entities
@@ -57,10 +62,21 @@ type fieldYAML struct {
 //	    ttl: 720h
 //	    fields:
 //	      - {name: income, type: float64, tags: [pii], bounds: [0, 1000000]}
+//	      - {name: age, type: int64, required: true, min: 0, max: 150}
+//	      - {name: tier, type: string, allowed: [gold, silver, bronze], max_length: 16}
 //
-// Every name, type, tag, bound and ttl is checked by the rules that
-// ApplyEntity and ApplyView enforce; unknown keys, duplicate names and
-// more than one YAML document are refused. An error is of kind KindInvalid
+// A field's keys: name and type; tags; bounds [min, max] and buckets
+// (int64 and float64), which shape DP aggregates; allow_nan (float64 and
+// list<float32>); description; and the value constraints that every write
+// must obey (see Constraints): required (any type), min and max (int64 and
+// float64, inclusive), allowed (a list of values of a string or int64
+// field) and max_length (string and bytes, in bytes). Bounds clamp, never
+// refuse; constraints refuse, never clamp; bounds must lie within
+// [min, max].
+//
+// Every name, type, tag, bound, constraint and ttl is checked by the rules
+// that ApplyEntity and ApplyView enforce; unknown keys, duplicate names
+// and more than one YAML document are refused. An error is of kind KindInvalid
 // and names the element (`feature_views[1] "customer_profile" field
 // "income": ...`) and what to change.
 //
@@ -180,7 +196,41 @@ func (fy *fieldYAML) field() (Field, error) {
 	if len(fy.Buckets) > 0 {
 		f.Buckets = fy.Buckets
 	}
-	return f, nil
+	f.Constraints, err = fy.constraints(t)
+	return f, err
+}
+
+// constraints reads a field's constraint keys. An int64 field's allowed
+// values are YAML integers; any other field's are taken as text (a string
+// field's allowed: [1, 2] allows "1" and "2"), and validateConstraints
+// refuses them on a type that takes no allowed values.
+func (fy *fieldYAML) constraints(t FieldType) (Constraints, error) {
+	c := Constraints{Required: fy.Required, Min: fy.Min, Max: fy.Max}
+	if fy.MaxLength != nil {
+		if *fy.MaxLength < 1 {
+			return Constraints{}, errorf(KindInvalid, "max_length %d must be at least 1; remove it for no limit", *fy.MaxLength)
+		}
+		c.MaxLength = *fy.MaxLength
+	}
+	for i := range fy.Allowed {
+		n := &fy.Allowed[i]
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+			return Constraints{}, errorf(KindInvalid, "line %d: allowed[%d] is not a single value; list values such as [gold, silver] or [1, 2]", n.Line, i)
+		}
+		if t != Int64 {
+			c.AllowedStrings = append(c.AllowedStrings, n.Value)
+			continue
+		}
+		var x int64
+		if n.ShortTag() != "!!int" || n.Decode(&x) != nil {
+			return Constraints{}, errorf(KindInvalid, "line %d: allowed[%d] of an int64 field is not a whole number; list numbers such as [1, 2, 3], unquoted", n.Line, i)
+		}
+		c.AllowedInts = append(c.AllowedInts, x)
+	}
+	return c, nil
 }
 
 // parseTTL reads a view's ttl: a Go duration; "0" or absent means no

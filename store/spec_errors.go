@@ -74,6 +74,8 @@ func yamlWants(goType string) string {
 		return "a single value"
 	case goType == "float64":
 		return "a number"
+	case goType == "int":
+		return "a whole number"
 	case goType == "bool":
 		return "true or false"
 	}

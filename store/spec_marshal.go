@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -101,6 +102,9 @@ func viewNode(v *View) (*yaml.Node, error) {
 		if f.AllowNaN {
 			add(fm, "allow_nan", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 		}
+		if err := addConstraints(fm, &f.Constraints); err != nil {
+			return nil, errorf(KindInvalid, "view %q field %q %s", v.Name, f.Name, trimPrefix(err))
+		}
 		if f.Description != "" {
 			add(fm, "description", text(f.Description))
 		}
@@ -108,6 +112,37 @@ func viewNode(v *View) (*yaml.Node, error) {
 	}
 	add(m, "fields", fields)
 	return m, nil
+}
+
+// addConstraints adds c's keys to the field mapping fm, in the order of
+// the spec format: required, min, max, allowed, max_length.
+func addConstraints(fm *yaml.Node, c *Constraints) error {
+	if c.Required {
+		add(fm, "required", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+	}
+	if c.Min != nil {
+		add(fm, "min", number(*c.Min))
+	}
+	if c.Max != nil {
+		add(fm, "max", number(*c.Max))
+	}
+	if len(c.AllowedStrings) > 0 && len(c.AllowedInts) > 0 {
+		return errorf(KindInvalid, "has both allowed strings and allowed ints; keep the list of the field's type")
+	}
+	if len(c.AllowedStrings) > 0 || len(c.AllowedInts) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, s := range c.AllowedStrings {
+			seq.Content = append(seq.Content, text(s))
+		}
+		for _, x := range c.AllowedInts {
+			seq.Content = append(seq.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(x, 10)})
+		}
+		add(fm, "allowed", seq)
+	}
+	if c.MaxLength != 0 {
+		add(fm, "max_length", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(c.MaxLength)})
+	}
+	return nil
 }
 
 // The node builders. MarshalSpec builds the YAML tree itself rather than

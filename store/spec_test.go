@@ -347,6 +347,9 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add("entities: [{name: c, join_key: c_id, type: int64, description: \"\\u00e9\\t\"}]")
 	f.Add("entities: &a [{name: c, join_key: c_id}]\nfeature_views: []\n")
 	f.Add("feature_views: [{name: v, entity: c, ttl: 0.5ms, fields: [{name: a, type: timestamp, tags: [x.y-z]}]}]")
+	f.Add(oneView("", "{name: a, type: int64, required: true, min: -5, max: 5, bounds: [-1, 1], allowed: [-5, 0, 0x5]}",
+		`{name: b, type: string, allowed: ["1", "", 'x: y', é, null_, "~"], max_length: 3}`, "{name: c, type: bytes, max_length: 1}",
+		"{name: d, type: float64, min: -1e300, max: 1e-300, allow_nan: true}"))
 	f.Fuzz(func(t *testing.T, data string) {
 		spec, err := store.ParseSpec([]byte(data))
 		if err != nil {

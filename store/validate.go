@@ -102,6 +102,9 @@ func validateField(f *Field) error {
 	if err := validateBuckets(f); err != nil {
 		return err
 	}
+	if err := validateConstraints(f); err != nil {
+		return err
+	}
 	if f.AllowNaN && f.Type != Float64 && f.Type != Float32List {
 		return errorf(KindInvalid, "allow_nan applies only to float64 and list<float32> fields, not %s; remove it", f.Type)
 	}

@@ -25,7 +25,9 @@ var (
 
 // Write validates rows and stores them in view atomically: on any invalid
 // row nothing is written, and the error names the row by position and the
-// field by name (never the value or the key).
+// field by name (never the value or the key). A row is invalid when a
+// value does not fit its field's type or breaks one of the field's
+// Constraints (required, min, max, allowed, max_length).
 //
 // Every value is encrypted on its own under its subject's key, with the
 // associated data of aad.go. A subject seen for the first time gets a new
@@ -36,7 +38,7 @@ var (
 // is missing, so a failed write leaves at most an unused subject key, never
 // a row whose subject cannot be named.
 func (s *Store) Write(ctx context.Context, view string, rows []Row) (WriteResult, error) {
-	v, ent, err := s.lookup(view)
+	v, ent, rules, err := s.lookupWrite(view)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -47,7 +49,7 @@ func (s *Store) Write(ctx context.Context, view string, rows []Row) (WriteResult
 		return WriteResult{}, errorf(KindInvalid, "write of %d rows exceeds the limit of %d per request; split it", len(rows), MaxRowsPerWrite)
 	}
 	now := s.opts.now()
-	p := newRowPreparer(v, ent, now)
+	p := newRowPreparer(v, ent, rules, now)
 	prepared := make([]preparedRow, len(rows))
 	for i := range rows {
 		if pr := p.prepare(&rows[i], &prepared[i]); pr != nil {
@@ -79,23 +81,26 @@ type rowProblem struct {
 	msg   string
 }
 
-// rowPreparer validates the rows of one write against a view.
+// rowPreparer validates the rows of one write against a view and its
+// compiled constraints (nil: none), both from one registry snapshot.
 type rowPreparer struct {
 	v     *View
 	ent   *Entity
+	rules *viewRules
 	now   time.Time
 	index map[string]int // field name to position
 }
 
-func newRowPreparer(v *View, ent *Entity, now time.Time) *rowPreparer {
+func newRowPreparer(v *View, ent *Entity, rules *viewRules, now time.Time) *rowPreparer {
 	index := make(map[string]int, len(v.Fields))
 	for i := range v.Fields {
 		index[v.Fields[i].Name] = i
 	}
-	return &rowPreparer{v: v, ent: ent, now: now, index: index}
+	return &rowPreparer{v: v, ent: ent, rules: rules, now: now, index: index}
 }
 
-// prepare checks r and fills out, or says what is wrong with it.
+// prepare checks r, its values' types and then the view's constraints,
+// and fills out, or says what is wrong with it.
 func (p *rowPreparer) prepare(r *Row, out *preparedRow) *rowProblem {
 	key, err := CanonicalEntityKey(p.ent, r.EntityKey)
 	if err != nil {
@@ -116,6 +121,11 @@ func (p *rowPreparer) prepare(r *Row, out *preparedRow) *rowProblem {
 		}
 		if vals[fi], err = checkValue(&p.v.Fields[fi], val); err != nil {
 			return &rowProblem{kind: KindInvalid, field: name, msg: trimPrefix(err)}
+		}
+	}
+	if p.rules != nil {
+		if pr := p.rules.check(vals); pr != nil {
+			return pr
 		}
 	}
 	*out = preparedRow{key: key, eventNanos: et.UnixNano(), values: vals}

@@ -426,7 +426,7 @@ func TestCommandErrorsSayWhatToFix(t *testing.T) {
 
 		// Other admin arguments.
 		{"unknown action", nil, []string{"policy", "grant", "analyst", "--action", "own", "--on", "*"},
-			`--action "own": use read, aggregate, write or admin`, ""},
+			`--action "own": use read, aggregate, write, admin or backup`, ""},
 		{"rule without --on", nil, []string{"policy", "grant", "analyst", "--action", "read"}, `required flag(s) "on" not set`, ""},
 		{"revoking a rule that does not exist", nil, []string{"policy", "revoke", "nobody", "--action", "read", "--on", "*"}, "(not_found)", ""},
 		{"revoking an unknown principal", nil, []string{"principal", "revoke", "nobody"}, "(not_found)", ""},

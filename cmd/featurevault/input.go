@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -14,6 +16,10 @@ func openInput(stdin io.Reader, name string) (io.Reader, func() error, error) {
 	}
 	f, err := os.Open(name) // #nosec G304 -- the file the operator named on the command line
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the message names the path already
+		}
 		return nil, nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return f, f.Close, nil

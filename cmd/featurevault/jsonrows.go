@@ -146,6 +146,9 @@ func (s *rowSchema) parseRow(line []byte) (*fvv1.Row, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("more than one JSON value on the line; write one row object per line")
 	}
+	if name, dup := duplicateKey(line); dup {
+		return nil, fmt.Errorf("key %q appears twice in one object, so which value counts is ambiguous; give each key once", name)
+	}
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("a row is a JSON object, got %s", jsonKind(doc))

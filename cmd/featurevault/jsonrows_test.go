@@ -177,7 +177,7 @@ func testSchema(keyType fvv1.KeyType) *rowSchema {
 func TestParseRowReadsTheDesignFormat(t *testing.T) {
 	t.Parallel()
 	line := `{"entity": "c-42", "event_time": "2026-11-01T00:00:00Z", "values": {"email": "a@example.com", "income": 52000.5, "age": 41, ` +
-		`"embedding": [0.5, 2], "is_active": true, "signup_time": "2021-06-15T09:30:00Z", "avatar": "AAE=", "email": "b@example.com"}}`
+		`"embedding": [0.5, 2], "is_active": true, "signup_time": "2021-06-15T09:30:00Z", "avatar": "AAE="}}`
 	got, err := testSchema(fvv1.KeyType_KEY_TYPE_STRING).parseRow([]byte(line))
 	if err != nil {
 		t.Fatalf("parseRow: %v", err)
@@ -186,7 +186,7 @@ func TestParseRowReadsTheDesignFormat(t *testing.T) {
 		EntityKey: "c-42",
 		EventTime: timestamppb.New(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
 		Values: map[string]*fvv1.Value{
-			"email": strV("b@example.com"), "income": floatV(52000.5), "age": intV(41),
+			"email": strV("a@example.com"), "income": floatV(52000.5), "age": intV(41),
 			"embedding": listV(0.5, 2), "is_active": boolV(true),
 			"signup_time": timeV(time.Date(2021, 6, 15, 9, 30, 0, 0, time.UTC)), "avatar": bytesV([]byte{0, 1}),
 		},

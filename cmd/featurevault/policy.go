@@ -24,13 +24,20 @@ var actionNames = []struct {
 	{"admin", fvv1.Action_ACTION_ADMIN},
 }
 
+// backupActionName is the action that streams backups. It is decided on
+// "*" only, so explain, which reports columns, has no column for it.
+const backupActionName = "backup"
+
 func parseAction(s string) (fvv1.Action, error) {
 	for _, a := range actionNames {
 		if a.name == s {
 			return a.action, nil
 		}
 	}
-	return 0, fmt.Errorf("--action %q: use read, aggregate, write or admin", s)
+	if s == backupActionName {
+		return fvv1.Action_ACTION_BACKUP, nil
+	}
+	return 0, fmt.Errorf("--action %q: use read, aggregate, write, admin or backup", s)
 }
 
 func actionName(a fvv1.Action) string {
@@ -48,7 +55,7 @@ func newPolicyCmd(c *client) *cobra.Command {
 		Short: "Grant, revoke, list and explain access rules",
 		Long: `A rule gives a role an action on columns, for a purpose in an environment:
 
-  featurevault policy grant ROLE --action read|aggregate|write|admin \
+  featurevault policy grant ROLE --action read|aggregate|write|admin|backup \
       --on VIEW.FIELD|VIEW.*|tag:TAG|* [--purpose P] [--env E] [--deny]
 
 --on names one column (customer_profile.income), every column of a view
@@ -56,7 +63,9 @@ func newPolicyCmd(c *client) *cobra.Command {
 everything (*). --purpose and --env default to any (*). Access is denied
 by default, and a --deny rule beats every allow, including allows a role
 inherits. read is individual values; aggregate is differentially private
-aggregates only; write is writing values; admin is the AdminService.
+aggregates only; write is writing values; admin is the AdminService;
+backup (on * only) is "featurevault backup", which role admin holds by
+default: grant it to a backup job's role rather than admin.
 
 Every change applies to the next request and is recorded in the audit log.`,
 		Args: cobra.NoArgs,
@@ -78,7 +87,7 @@ type ruleFlags struct {
 
 func (f *ruleFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.action, "action", "", "read, aggregate, write or admin")
+	fl.StringVar(&f.action, "action", "", "read, aggregate, write, admin or backup")
 	fl.StringVar(&f.on, "on", "", "VIEW.FIELD, VIEW.*, tag:TAG or *")
 	// These shadow the global --purpose (the purpose of data requests):
 	// here they limit the rule.

@@ -94,7 +94,7 @@ FEATUREVAULT_PURPOSE.`,
 	pf.StringVar(&c.data, "data", defaultDataDir, "data directory of a local server, whose admin.token client commands use when no token is given")
 	pf.StringVar(&c.purpose, "purpose", "", "purpose of data requests such as get and put, e.g. training (env "+envPurpose+")")
 	root.AddCommand(
-		newServeCmd(),
+		newServeCmd(getenv),
 		newApplyCmd(c),
 		newPutCmd(c),
 		newGetCmd(c),
@@ -111,6 +111,8 @@ FEATUREVAULT_PURPOSE.`,
 		newSubjectCmd(c),
 		newQueryCmd(c),
 		newBudgetCmd(c),
+		newBackupCmd(c),
+		newRestoreCmd(),
 	)
 	return root
 }

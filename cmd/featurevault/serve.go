@@ -18,6 +18,7 @@ import (
 	"github.com/featurevault/featurevault/keys/kmsclient"
 	"github.com/featurevault/featurevault/rpc"
 	"github.com/featurevault/featurevault/store"
+	"github.com/featurevault/featurevault/telemetry"
 )
 
 // serveConfig holds the flags of "featurevault serve".
@@ -35,9 +36,14 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	kekRotation     time.Duration
+	metricsListen   string
+	otelEndpoint    string
+	otelSampleRatio float64
+	config          string    // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
+	edge            serveEdge // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
 }
 
-func newServeCmd() *cobra.Command {
+func newServeCmd(getenv func(string) string) *cobra.Command {
 	var cfg serveConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -49,6 +55,13 @@ and gRPC-Web on --listen until SIGINT or SIGTERM, then shuts down gracefully.
 Plaintext HTTP is served only on a loopback address; elsewhere give
 --tls-cert and --tls-key, or --allow-plaintext when something else (a
 service mesh) encrypts the traffic.
+--tls-self-signed makes a certificate for development instead (kept in
+DIR/tls/; clients must trust DIR/tls/cert.pem), and --tls-client-ca
+requires client certificates on top of bearer tokens. Browsers' scripts
+may call the server only from the origins given with --cors-origin.
+
+Every flag can also be set in a YAML file (--config FILE, or
+FEATUREVAULT_CONFIG), keyed by flag name; the command line wins.
 
 The default KMS is a key file in DIR/kms/root.json: it is for development
 only. In production pass --kms with the URI of a real KMS key:
@@ -62,6 +75,12 @@ changes nothing.
 then at most twice the period (docs/shred-horizon.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.config == "" {
+				cfg.config = getenv(envConfig)
+			}
+			if err := applyConfigFile(cmd, cfg.config); err != nil {
+				return err
+			}
 			return serve(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -78,7 +97,13 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.IntVar(&cfg.rateBurst, "rate-burst", 20_000, "requests a principal may make in a burst above --rate-limit")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format on standard error: text or json")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
+	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "address of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (default off; loopback only unless TLS or --allow-plaintext)")
+	f.StringVar(&cfg.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector URL to export traces to, e.g. http://127.0.0.1:4318 (default off; spans carry no values, tokens or headers)")
+	f.Float64Var(&cfg.otelSampleRatio, "otel-sample-ratio", telemetry.DefaultSampleRatio, "share of calls traced, 0 to 1 (1 while debugging)")
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
+	cfg.edge.addFlags(cmd)
+	addConfigFlag(cmd, &cfg.config)
+	registerServeCompletions(cmd)
 	return cmd
 }
 
@@ -96,8 +121,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if cfg.maxRequestBytes <= 0 {
 		return fmt.Errorf("--max-request-bytes must be positive, got %d", cfg.maxRequestBytes)
 	}
-	tls := cfg.tlsCert != ""
+	clientCAs, err := cfg.edge.check(cfg.tlsCert != "")
+	if err != nil {
+		return err
+	}
+	tls := cfg.tlsCert != "" || cfg.edge.tlsSelfSigned
 	if err := rpc.CheckListen(cfg.listen, tls, cfg.allowPlaintext); err != nil {
+		return err
+	}
+	if err := checkTelemetryFlags(cfg, tls); err != nil {
 		return err
 	}
 
@@ -130,14 +162,26 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if backend.AdminTokenPath != "" {
 		fmt.Fprintf(stdout, "bootstrap admin token written to %s (mode 0600); client commands beside this server read it\n", backend.AdminTokenPath)
 	}
+	if cfg.edge.tlsSelfSigned {
+		if cfg.tlsCert, cfg.tlsKey, err = selfSignedTLS(cfg.data, cfg.listen, stdout, logger); err != nil {
+			return err
+		}
+	}
 
+	tel, stopTelemetry, err := startTelemetry(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry() // after the server has stopped, before the store closes
 	opts := []rpc.Option{
+		rpc.WithTelemetry(tel),
 		rpc.WithLogger(logger),
 		rpc.WithMaxRequestBytes(cfg.maxRequestBytes),
 		rpc.WithAllowPlaintext(cfg.allowPlaintext),
 		rpc.WithEnv(cfg.env),
 		rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst),
 	}
+	opts = append(opts, cfg.edge.options(clientCAs)...)
 	scheme := "http"
 	if tls {
 		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))

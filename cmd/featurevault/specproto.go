@@ -42,7 +42,7 @@ func viewToProto(v store.View) *fvv1.FeatureView {
 	for _, f := range v.Fields {
 		out.Fields = append(out.Fields, &fvv1.Field{
 			Name: f.Name, Type: fieldTypeToProto[f.Type], Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
-			AllowNan: f.AllowNaN, Description: f.Description,
+			AllowNan: f.AllowNaN, Constraints: constraintsToProto(f.Constraints), Description: f.Description,
 		})
 	}
 	return out
@@ -71,10 +71,30 @@ func viewFromProto(v *fvv1.FeatureView) (store.View, error) {
 		}
 		out.Fields = append(out.Fields, store.Field{
 			Name: f.GetName(), Type: ft, Tags: f.GetTags(), Bounds: f.GetBounds(), Buckets: f.GetBuckets(),
-			AllowNaN: f.GetAllowNan(), Description: f.GetDescription(),
+			AllowNaN: f.GetAllowNan(), Constraints: constraintsFromProto(f.GetConstraints()), Description: f.GetDescription(),
 		})
 	}
 	return out, nil
+}
+
+// constraintsToProto returns c as its API message, nil when c declares
+// nothing.
+func constraintsToProto(c store.Constraints) *fvv1.FieldConstraints {
+	if c.IsZero() {
+		return nil
+	}
+	return &fvv1.FieldConstraints{Required: c.Required, Min: c.Min, Max: c.Max,
+		AllowedStrings: c.AllowedStrings, AllowedInts: c.AllowedInts, MaxLength: uint32(c.MaxLength)}
+}
+
+// constraintsFromProto returns the constraints of m (nil: none), for
+// printing a view as a spec.
+func constraintsFromProto(m *fvv1.FieldConstraints) store.Constraints {
+	if m == nil {
+		return store.Constraints{}
+	}
+	return store.Constraints{Required: m.GetRequired(), Min: m.Min, Max: m.Max,
+		AllowedStrings: m.GetAllowedStrings(), AllowedInts: m.GetAllowedInts(), MaxLength: int(m.GetMaxLength())}
 }
 
 // fieldTypeName is the spec spelling of a field type ("list<float32>").

@@ -12,6 +12,7 @@
 //	fvbench serve --data DIR        # the server with net/http/pprof, for profiling
 //	fvbench noop --target URL ...   # the do-nothing Connect baseline in its own process
 //	fvbench markdown --in report.json --file BENCHMARKS.md
+//	fvbench soak --target URL --token-file DIR/admin.token --pprof URL --duration 5m
 package main
 
 import (
@@ -43,7 +44,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newServeCmd(), newNoopCmd(), newMarkdownCmd())
+	root.AddCommand(newRunCmd(), newServeCmd(), newNoopCmd(), newMarkdownCmd(), newSoakCmd())
 	return root
 }
 

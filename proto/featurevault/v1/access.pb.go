@@ -33,6 +33,8 @@ const (
 	Action_ACTION_AGGREGATE Action = 2
 	Action_ACTION_WRITE     Action = 3
 	Action_ACTION_ADMIN     Action = 4
+	// BACKUP: stream backups of the store (on "*" only).
+	Action_ACTION_BACKUP Action = 5
 )
 
 // Enum value maps for Action.
@@ -43,6 +45,7 @@ var (
 		2: "ACTION_AGGREGATE",
 		3: "ACTION_WRITE",
 		4: "ACTION_ADMIN",
+		5: "ACTION_BACKUP",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED": 0,
@@ -50,6 +53,7 @@ var (
 		"ACTION_AGGREGATE":   2,
 		"ACTION_WRITE":       3,
 		"ACTION_ADMIN":       4,
+		"ACTION_BACKUP":      5,
 	}
 )
 
@@ -675,13 +679,14 @@ const file_featurevault_v1_access_proto_rawDesc = "" +
 	"\fAuditProblem\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail*k\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail*~\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vACTION_READ\x10\x01\x12\x14\n" +
 	"\x10ACTION_AGGREGATE\x10\x02\x12\x10\n" +
 	"\fACTION_WRITE\x10\x03\x12\x10\n" +
-	"\fACTION_ADMIN\x10\x04BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\fACTION_ADMIN\x10\x04\x12\x11\n" +
+	"\rACTION_BACKUP\x10\x05BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_access_proto_rawDescOnce sync.Once

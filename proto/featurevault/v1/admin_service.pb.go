@@ -22,6 +22,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// BackupPart names one of the store's databases, each backed up on its own
+// retention: the keystore's must be shorter than the data's (see
+// docs/backup.md and docs/shred-horizon.md).
+type BackupPart int32
+
+const (
+	BackupPart_BACKUP_PART_UNSPECIFIED BackupPart = 0
+	// DATA: registry, ciphertext rows, subject records, policy, budgets.
+	BackupPart_BACKUP_PART_DATA BackupPart = 1
+	// KEYSTORE: the wrapped KEK, blind-index, service and subject keysets.
+	BackupPart_BACKUP_PART_KEYSTORE BackupPart = 2
+	// AUDIT: the hash-chained audit log.
+	BackupPart_BACKUP_PART_AUDIT BackupPart = 3
+)
+
+// Enum value maps for BackupPart.
+var (
+	BackupPart_name = map[int32]string{
+		0: "BACKUP_PART_UNSPECIFIED",
+		1: "BACKUP_PART_DATA",
+		2: "BACKUP_PART_KEYSTORE",
+		3: "BACKUP_PART_AUDIT",
+	}
+	BackupPart_value = map[string]int32{
+		"BACKUP_PART_UNSPECIFIED": 0,
+		"BACKUP_PART_DATA":        1,
+		"BACKUP_PART_KEYSTORE":    2,
+		"BACKUP_PART_AUDIT":       3,
+	}
+)
+
+func (x BackupPart) Enum() *BackupPart {
+	p := new(BackupPart)
+	*p = x
+	return p
+}
+
+func (x BackupPart) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BackupPart) Descriptor() protoreflect.EnumDescriptor {
+	return file_featurevault_v1_admin_service_proto_enumTypes[0].Descriptor()
+}
+
+func (BackupPart) Type() protoreflect.EnumType {
+	return &file_featurevault_v1_admin_service_proto_enumTypes[0]
+}
+
+func (x BackupPart) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BackupPart.Descriptor instead.
+func (BackupPart) EnumDescriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
 type ApplyEntityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entity        *Entity                `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
@@ -3719,6 +3777,159 @@ func (x *ResetBudgetResponse) GetAccount() *BudgetAccount {
 	return nil
 }
 
+type BackupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Part  BackupPart             `protobuf:"varint,1,opt,name=part,proto3,enum=featurevault.v1.BackupPart" json:"part,omitempty"`
+	// Since is 0 for a full backup, or the next_since of an earlier backup of
+	// the same part for an incremental one: only what changed after it.
+	Since         uint64 `protobuf:"varint,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *BackupRequest) GetPart() BackupPart {
+	if x != nil {
+		return x.Part
+	}
+	return BackupPart_BACKUP_PART_UNSPECIFIED
+}
+
+func (x *BackupRequest) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+// BackupResponse is one chunk of the backup stream; the last message has
+// finished set and describes the whole stream.
+type BackupResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Chunk    []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Finished bool                   `protobuf:"varint,2,opt,name=finished,proto3" json:"finished,omitempty"`
+	// NextSince is the since of the next incremental backup of this part.
+	NextSince uint64 `protobuf:"varint,3,opt,name=next_since,json=nextSince,proto3" json:"next_since,omitempty"`
+	// Size and Sha256 (hex) cover every chunk of the stream, in order.
+	Size   uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256 string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// KmsUri is the URI of the root key that wraps the KEK when it is in a
+	// real KMS; empty for the local development KMS, whose root file is
+	// never part of a backup.
+	KmsUri        string `protobuf:"bytes,6,opt,name=kms_uri,json=kmsUri,proto3" json:"kms_uri,omitempty"`
+	LocalKms      bool   `protobuf:"varint,7,opt,name=local_kms,json=localKms,proto3" json:"local_kms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *BackupResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *BackupResponse) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
+func (x *BackupResponse) GetNextSince() uint64 {
+	if x != nil {
+		return x.NextSince
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *BackupResponse) GetKmsUri() string {
+	if x != nil {
+		return x.KmsUri
+	}
+	return ""
+}
+
+func (x *BackupResponse) GetLocalKms() bool {
+	if x != nil {
+		return x.LocalKms
+	}
+	return false
+}
+
 var File_featurevault_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_admin_service_proto_rawDesc = "" +
@@ -3968,7 +4179,25 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
 	"\x04view\x18\x02 \x01(\tR\x04view\"O\n" +
 	"\x13ResetBudgetResponse\x128\n" +
-	"\aaccount\x18\x01 \x01(\v2\x1e.featurevault.v1.BudgetAccountR\aaccount2\xc2\x15\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.featurevault.v1.BudgetAccountR\aaccount\"V\n" +
+	"\rBackupRequest\x12/\n" +
+	"\x04part\x18\x01 \x01(\x0e2\x1b.featurevault.v1.BackupPartR\x04part\x12\x14\n" +
+	"\x05since\x18\x02 \x01(\x04R\x05since\"\xc3\x01\n" +
+	"\x0eBackupResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x1a\n" +
+	"\bfinished\x18\x02 \x01(\bR\bfinished\x12\x1d\n" +
+	"\n" +
+	"next_since\x18\x03 \x01(\x04R\tnextSince\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x17\n" +
+	"\akms_uri\x18\x06 \x01(\tR\x06kmsUri\x12\x1b\n" +
+	"\tlocal_kms\x18\a \x01(\bR\blocalKms*p\n" +
+	"\n" +
+	"BackupPart\x12\x1b\n" +
+	"\x17BACKUP_PART_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10BACKUP_PART_DATA\x10\x01\x12\x18\n" +
+	"\x14BACKUP_PART_KEYSTORE\x10\x02\x12\x15\n" +
+	"\x11BACKUP_PART_AUDIT\x10\x032\x94\x16\n" +
 	"\fAdminService\x12X\n" +
 	"\vApplyEntity\x12#.featurevault.v1.ApplyEntityRequest\x1a$.featurevault.v1.ApplyEntityResponse\x12g\n" +
 	"\x10ApplyFeatureView\x12(.featurevault.v1.ApplyFeatureViewRequest\x1a).featurevault.v1.ApplyFeatureViewResponse\x12f\n" +
@@ -4002,7 +4231,8 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\tSetBudget\x12!.featurevault.v1.SetBudgetRequest\x1a\".featurevault.v1.SetBudgetResponse\x12W\n" +
 	"\tGetBudget\x12!.featurevault.v1.GetBudgetRequest\x1a\".featurevault.v1.GetBudgetResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\vResetBudget\x12#.featurevault.v1.ResetBudgetRequest\x1a$.featurevault.v1.ResetBudgetResponse\x12o\n" +
-	"\x11UnrestrictSubject\x12).featurevault.v1.UnrestrictSubjectRequest\x1a*.featurevault.v1.UnrestrictSubjectResponse\"\x03\x90\x02\x02BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\x11UnrestrictSubject\x12).featurevault.v1.UnrestrictSubjectRequest\x1a*.featurevault.v1.UnrestrictSubjectResponse\"\x03\x90\x02\x02\x12P\n" +
+	"\x06Backup\x12\x1e.featurevault.v1.BackupRequest\x1a\x1f.featurevault.v1.BackupResponse\"\x03\x90\x02\x010\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_admin_service_proto_rawDescOnce sync.Once
@@ -4016,197 +4246,204 @@ func file_featurevault_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_featurevault_v1_admin_service_proto_rawDescData
 }
 
-var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_featurevault_v1_admin_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
 var file_featurevault_v1_admin_service_proto_goTypes = []any{
-	(*ApplyEntityRequest)(nil),        // 0: featurevault.v1.ApplyEntityRequest
-	(*ApplyEntityResponse)(nil),       // 1: featurevault.v1.ApplyEntityResponse
-	(*ApplyFeatureViewRequest)(nil),   // 2: featurevault.v1.ApplyFeatureViewRequest
-	(*ApplyFeatureViewResponse)(nil),  // 3: featurevault.v1.ApplyFeatureViewResponse
-	(*GetFeatureViewRequest)(nil),     // 4: featurevault.v1.GetFeatureViewRequest
-	(*GetFeatureViewResponse)(nil),    // 5: featurevault.v1.GetFeatureViewResponse
-	(*ListFeatureViewsRequest)(nil),   // 6: featurevault.v1.ListFeatureViewsRequest
-	(*ListFeatureViewsResponse)(nil),  // 7: featurevault.v1.ListFeatureViewsResponse
-	(*CreatePrincipalRequest)(nil),    // 8: featurevault.v1.CreatePrincipalRequest
-	(*CreatePrincipalResponse)(nil),   // 9: featurevault.v1.CreatePrincipalResponse
-	(*ListPrincipalsRequest)(nil),     // 10: featurevault.v1.ListPrincipalsRequest
-	(*ListPrincipalsResponse)(nil),    // 11: featurevault.v1.ListPrincipalsResponse
-	(*RevokePrincipalRequest)(nil),    // 12: featurevault.v1.RevokePrincipalRequest
-	(*RevokePrincipalResponse)(nil),   // 13: featurevault.v1.RevokePrincipalResponse
-	(*IssueTokenRequest)(nil),         // 14: featurevault.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),        // 15: featurevault.v1.IssueTokenResponse
-	(*AssignRoleRequest)(nil),         // 16: featurevault.v1.AssignRoleRequest
-	(*AssignRoleResponse)(nil),        // 17: featurevault.v1.AssignRoleResponse
-	(*UnassignRoleRequest)(nil),       // 18: featurevault.v1.UnassignRoleRequest
-	(*UnassignRoleResponse)(nil),      // 19: featurevault.v1.UnassignRoleResponse
-	(*GrantPolicyRequest)(nil),        // 20: featurevault.v1.GrantPolicyRequest
-	(*GrantPolicyResponse)(nil),       // 21: featurevault.v1.GrantPolicyResponse
-	(*RevokePolicyRequest)(nil),       // 22: featurevault.v1.RevokePolicyRequest
-	(*RevokePolicyResponse)(nil),      // 23: featurevault.v1.RevokePolicyResponse
-	(*ListPoliciesRequest)(nil),       // 24: featurevault.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),      // 25: featurevault.v1.ListPoliciesResponse
-	(*RoleAssignment)(nil),            // 26: featurevault.v1.RoleAssignment
-	(*ExplainRequest)(nil),            // 27: featurevault.v1.ExplainRequest
-	(*ExplainResponse)(nil),           // 28: featurevault.v1.ExplainResponse
-	(*ReadAuditRequest)(nil),          // 29: featurevault.v1.ReadAuditRequest
-	(*ReadAuditResponse)(nil),         // 30: featurevault.v1.ReadAuditResponse
-	(*VerifyAuditRequest)(nil),        // 31: featurevault.v1.VerifyAuditRequest
-	(*VerifyAuditResponse)(nil),       // 32: featurevault.v1.VerifyAuditResponse
-	(*GetKeyStatusRequest)(nil),       // 33: featurevault.v1.GetKeyStatusRequest
-	(*KEKVersion)(nil),                // 34: featurevault.v1.KEKVersion
-	(*RetiredKEKVersion)(nil),         // 35: featurevault.v1.RetiredKEKVersion
-	(*RewrapCursor)(nil),              // 36: featurevault.v1.RewrapCursor
-	(*GetKeyStatusResponse)(nil),      // 37: featurevault.v1.GetKeyStatusResponse
-	(*RotateKEKRequest)(nil),          // 38: featurevault.v1.RotateKEKRequest
-	(*RotateKEKResponse)(nil),         // 39: featurevault.v1.RotateKEKResponse
-	(*RotateRootRequest)(nil),         // 40: featurevault.v1.RotateRootRequest
-	(*RootRotation)(nil),              // 41: featurevault.v1.RootRotation
-	(*RotateRootResponse)(nil),        // 42: featurevault.v1.RotateRootResponse
-	(*RewrapKeysRequest)(nil),         // 43: featurevault.v1.RewrapKeysRequest
-	(*RewrapKeysResponse)(nil),        // 44: featurevault.v1.RewrapKeysResponse
-	(*RetireKEKRequest)(nil),          // 45: featurevault.v1.RetireKEKRequest
-	(*RetireKEKResponse)(nil),         // 46: featurevault.v1.RetireKEKResponse
-	(*RotateSubjectKeyRequest)(nil),   // 47: featurevault.v1.RotateSubjectKeyRequest
-	(*RotateSubjectKeyResponse)(nil),  // 48: featurevault.v1.RotateSubjectKeyResponse
-	(*EraseRequest)(nil),              // 49: featurevault.v1.EraseRequest
-	(*ErasureReceipt)(nil),            // 50: featurevault.v1.ErasureReceipt
-	(*EraseResponse)(nil),             // 51: featurevault.v1.EraseResponse
-	(*ExportSubjectRequest)(nil),      // 52: featurevault.v1.ExportSubjectRequest
-	(*SubjectRow)(nil),                // 53: featurevault.v1.SubjectRow
-	(*SubjectViewRows)(nil),           // 54: featurevault.v1.SubjectViewRows
-	(*SubjectRestriction)(nil),        // 55: featurevault.v1.SubjectRestriction
-	(*ExportSubjectResponse)(nil),     // 56: featurevault.v1.ExportSubjectResponse
-	(*RestrictSubjectRequest)(nil),    // 57: featurevault.v1.RestrictSubjectRequest
-	(*RestrictSubjectResponse)(nil),   // 58: featurevault.v1.RestrictSubjectResponse
-	(*UnrestrictSubjectRequest)(nil),  // 59: featurevault.v1.UnrestrictSubjectRequest
-	(*UnrestrictSubjectResponse)(nil), // 60: featurevault.v1.UnrestrictSubjectResponse
-	(*BudgetAccount)(nil),             // 61: featurevault.v1.BudgetAccount
-	(*SetBudgetRequest)(nil),          // 62: featurevault.v1.SetBudgetRequest
-	(*SetBudgetResponse)(nil),         // 63: featurevault.v1.SetBudgetResponse
-	(*GetBudgetRequest)(nil),          // 64: featurevault.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),         // 65: featurevault.v1.GetBudgetResponse
-	(*ResetBudgetRequest)(nil),        // 66: featurevault.v1.ResetBudgetRequest
-	(*ResetBudgetResponse)(nil),       // 67: featurevault.v1.ResetBudgetResponse
-	nil,                               // 68: featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	(*Entity)(nil),                    // 69: featurevault.v1.Entity
-	(*FeatureView)(nil),               // 70: featurevault.v1.FeatureView
-	(*Principal)(nil),                 // 71: featurevault.v1.Principal
-	(*timestamppb.Timestamp)(nil),     // 72: google.protobuf.Timestamp
-	(*Rule)(nil),                      // 73: featurevault.v1.Rule
-	(*ColumnDecision)(nil),            // 74: featurevault.v1.ColumnDecision
-	(*AuditRecord)(nil),               // 75: featurevault.v1.AuditRecord
-	(*AuditProblem)(nil),              // 76: featurevault.v1.AuditProblem
-	(*Value)(nil),                     // 77: featurevault.v1.Value
-	(*Field)(nil),                     // 78: featurevault.v1.Field
-	(*StringList)(nil),                // 79: featurevault.v1.StringList
+	(BackupPart)(0),                   // 0: featurevault.v1.BackupPart
+	(*ApplyEntityRequest)(nil),        // 1: featurevault.v1.ApplyEntityRequest
+	(*ApplyEntityResponse)(nil),       // 2: featurevault.v1.ApplyEntityResponse
+	(*ApplyFeatureViewRequest)(nil),   // 3: featurevault.v1.ApplyFeatureViewRequest
+	(*ApplyFeatureViewResponse)(nil),  // 4: featurevault.v1.ApplyFeatureViewResponse
+	(*GetFeatureViewRequest)(nil),     // 5: featurevault.v1.GetFeatureViewRequest
+	(*GetFeatureViewResponse)(nil),    // 6: featurevault.v1.GetFeatureViewResponse
+	(*ListFeatureViewsRequest)(nil),   // 7: featurevault.v1.ListFeatureViewsRequest
+	(*ListFeatureViewsResponse)(nil),  // 8: featurevault.v1.ListFeatureViewsResponse
+	(*CreatePrincipalRequest)(nil),    // 9: featurevault.v1.CreatePrincipalRequest
+	(*CreatePrincipalResponse)(nil),   // 10: featurevault.v1.CreatePrincipalResponse
+	(*ListPrincipalsRequest)(nil),     // 11: featurevault.v1.ListPrincipalsRequest
+	(*ListPrincipalsResponse)(nil),    // 12: featurevault.v1.ListPrincipalsResponse
+	(*RevokePrincipalRequest)(nil),    // 13: featurevault.v1.RevokePrincipalRequest
+	(*RevokePrincipalResponse)(nil),   // 14: featurevault.v1.RevokePrincipalResponse
+	(*IssueTokenRequest)(nil),         // 15: featurevault.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),        // 16: featurevault.v1.IssueTokenResponse
+	(*AssignRoleRequest)(nil),         // 17: featurevault.v1.AssignRoleRequest
+	(*AssignRoleResponse)(nil),        // 18: featurevault.v1.AssignRoleResponse
+	(*UnassignRoleRequest)(nil),       // 19: featurevault.v1.UnassignRoleRequest
+	(*UnassignRoleResponse)(nil),      // 20: featurevault.v1.UnassignRoleResponse
+	(*GrantPolicyRequest)(nil),        // 21: featurevault.v1.GrantPolicyRequest
+	(*GrantPolicyResponse)(nil),       // 22: featurevault.v1.GrantPolicyResponse
+	(*RevokePolicyRequest)(nil),       // 23: featurevault.v1.RevokePolicyRequest
+	(*RevokePolicyResponse)(nil),      // 24: featurevault.v1.RevokePolicyResponse
+	(*ListPoliciesRequest)(nil),       // 25: featurevault.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),      // 26: featurevault.v1.ListPoliciesResponse
+	(*RoleAssignment)(nil),            // 27: featurevault.v1.RoleAssignment
+	(*ExplainRequest)(nil),            // 28: featurevault.v1.ExplainRequest
+	(*ExplainResponse)(nil),           // 29: featurevault.v1.ExplainResponse
+	(*ReadAuditRequest)(nil),          // 30: featurevault.v1.ReadAuditRequest
+	(*ReadAuditResponse)(nil),         // 31: featurevault.v1.ReadAuditResponse
+	(*VerifyAuditRequest)(nil),        // 32: featurevault.v1.VerifyAuditRequest
+	(*VerifyAuditResponse)(nil),       // 33: featurevault.v1.VerifyAuditResponse
+	(*GetKeyStatusRequest)(nil),       // 34: featurevault.v1.GetKeyStatusRequest
+	(*KEKVersion)(nil),                // 35: featurevault.v1.KEKVersion
+	(*RetiredKEKVersion)(nil),         // 36: featurevault.v1.RetiredKEKVersion
+	(*RewrapCursor)(nil),              // 37: featurevault.v1.RewrapCursor
+	(*GetKeyStatusResponse)(nil),      // 38: featurevault.v1.GetKeyStatusResponse
+	(*RotateKEKRequest)(nil),          // 39: featurevault.v1.RotateKEKRequest
+	(*RotateKEKResponse)(nil),         // 40: featurevault.v1.RotateKEKResponse
+	(*RotateRootRequest)(nil),         // 41: featurevault.v1.RotateRootRequest
+	(*RootRotation)(nil),              // 42: featurevault.v1.RootRotation
+	(*RotateRootResponse)(nil),        // 43: featurevault.v1.RotateRootResponse
+	(*RewrapKeysRequest)(nil),         // 44: featurevault.v1.RewrapKeysRequest
+	(*RewrapKeysResponse)(nil),        // 45: featurevault.v1.RewrapKeysResponse
+	(*RetireKEKRequest)(nil),          // 46: featurevault.v1.RetireKEKRequest
+	(*RetireKEKResponse)(nil),         // 47: featurevault.v1.RetireKEKResponse
+	(*RotateSubjectKeyRequest)(nil),   // 48: featurevault.v1.RotateSubjectKeyRequest
+	(*RotateSubjectKeyResponse)(nil),  // 49: featurevault.v1.RotateSubjectKeyResponse
+	(*EraseRequest)(nil),              // 50: featurevault.v1.EraseRequest
+	(*ErasureReceipt)(nil),            // 51: featurevault.v1.ErasureReceipt
+	(*EraseResponse)(nil),             // 52: featurevault.v1.EraseResponse
+	(*ExportSubjectRequest)(nil),      // 53: featurevault.v1.ExportSubjectRequest
+	(*SubjectRow)(nil),                // 54: featurevault.v1.SubjectRow
+	(*SubjectViewRows)(nil),           // 55: featurevault.v1.SubjectViewRows
+	(*SubjectRestriction)(nil),        // 56: featurevault.v1.SubjectRestriction
+	(*ExportSubjectResponse)(nil),     // 57: featurevault.v1.ExportSubjectResponse
+	(*RestrictSubjectRequest)(nil),    // 58: featurevault.v1.RestrictSubjectRequest
+	(*RestrictSubjectResponse)(nil),   // 59: featurevault.v1.RestrictSubjectResponse
+	(*UnrestrictSubjectRequest)(nil),  // 60: featurevault.v1.UnrestrictSubjectRequest
+	(*UnrestrictSubjectResponse)(nil), // 61: featurevault.v1.UnrestrictSubjectResponse
+	(*BudgetAccount)(nil),             // 62: featurevault.v1.BudgetAccount
+	(*SetBudgetRequest)(nil),          // 63: featurevault.v1.SetBudgetRequest
+	(*SetBudgetResponse)(nil),         // 64: featurevault.v1.SetBudgetResponse
+	(*GetBudgetRequest)(nil),          // 65: featurevault.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),         // 66: featurevault.v1.GetBudgetResponse
+	(*ResetBudgetRequest)(nil),        // 67: featurevault.v1.ResetBudgetRequest
+	(*ResetBudgetResponse)(nil),       // 68: featurevault.v1.ResetBudgetResponse
+	(*BackupRequest)(nil),             // 69: featurevault.v1.BackupRequest
+	(*BackupResponse)(nil),            // 70: featurevault.v1.BackupResponse
+	nil,                               // 71: featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	(*Entity)(nil),                    // 72: featurevault.v1.Entity
+	(*FeatureView)(nil),               // 73: featurevault.v1.FeatureView
+	(*Principal)(nil),                 // 74: featurevault.v1.Principal
+	(*timestamppb.Timestamp)(nil),     // 75: google.protobuf.Timestamp
+	(*Rule)(nil),                      // 76: featurevault.v1.Rule
+	(*ColumnDecision)(nil),            // 77: featurevault.v1.ColumnDecision
+	(*AuditRecord)(nil),               // 78: featurevault.v1.AuditRecord
+	(*AuditProblem)(nil),              // 79: featurevault.v1.AuditProblem
+	(*Value)(nil),                     // 80: featurevault.v1.Value
+	(*Field)(nil),                     // 81: featurevault.v1.Field
+	(*StringList)(nil),                // 82: featurevault.v1.StringList
 }
 var file_featurevault_v1_admin_service_proto_depIdxs = []int32{
-	69, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
-	69, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
-	70, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
-	70, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	70, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	69, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
-	70, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
-	69, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
-	68, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	71, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
-	71, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
-	72, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	73, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
-	73, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
-	73, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
-	26, // 15: featurevault.v1.ListPoliciesResponse.assignments:type_name -> featurevault.v1.RoleAssignment
-	74, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
-	75, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
-	76, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
-	72, // 19: featurevault.v1.KEKVersion.created:type_name -> google.protobuf.Timestamp
-	72, // 20: featurevault.v1.RetiredKEKVersion.retired:type_name -> google.protobuf.Timestamp
-	72, // 21: featurevault.v1.RewrapCursor.started:type_name -> google.protobuf.Timestamp
-	72, // 22: featurevault.v1.GetKeyStatusResponse.root_rotated:type_name -> google.protobuf.Timestamp
-	34, // 23: featurevault.v1.GetKeyStatusResponse.versions:type_name -> featurevault.v1.KEKVersion
-	35, // 24: featurevault.v1.GetKeyStatusResponse.retired:type_name -> featurevault.v1.RetiredKEKVersion
-	36, // 25: featurevault.v1.GetKeyStatusResponse.rewrap:type_name -> featurevault.v1.RewrapCursor
-	72, // 26: featurevault.v1.GetKeyStatusResponse.last_rewrap:type_name -> google.protobuf.Timestamp
-	34, // 27: featurevault.v1.RotateKEKResponse.version:type_name -> featurevault.v1.KEKVersion
-	41, // 28: featurevault.v1.RotateRootResponse.rotation:type_name -> featurevault.v1.RootRotation
-	41, // 29: featurevault.v1.RetireKEKResponse.root:type_name -> featurevault.v1.RootRotation
-	72, // 30: featurevault.v1.ErasureReceipt.erased_at:type_name -> google.protobuf.Timestamp
-	50, // 31: featurevault.v1.EraseResponse.receipts:type_name -> featurevault.v1.ErasureReceipt
-	72, // 32: featurevault.v1.SubjectRow.event_time:type_name -> google.protobuf.Timestamp
-	72, // 33: featurevault.v1.SubjectRow.created_time:type_name -> google.protobuf.Timestamp
-	77, // 34: featurevault.v1.SubjectRow.values:type_name -> featurevault.v1.Value
-	78, // 35: featurevault.v1.SubjectViewRows.fields:type_name -> featurevault.v1.Field
-	53, // 36: featurevault.v1.SubjectViewRows.rows:type_name -> featurevault.v1.SubjectRow
-	72, // 37: featurevault.v1.SubjectRestriction.since:type_name -> google.protobuf.Timestamp
-	54, // 38: featurevault.v1.ExportSubjectResponse.views:type_name -> featurevault.v1.SubjectViewRows
-	55, // 39: featurevault.v1.ExportSubjectResponse.restrictions:type_name -> featurevault.v1.SubjectRestriction
-	61, // 40: featurevault.v1.SetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
-	61, // 41: featurevault.v1.GetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
-	61, // 42: featurevault.v1.ResetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
-	79, // 43: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
-	0,  // 44: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
-	2,  // 45: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
-	4,  // 46: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
-	6,  // 47: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
-	8,  // 48: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
-	10, // 49: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
-	12, // 50: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
-	14, // 51: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
-	16, // 52: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
-	18, // 53: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
-	20, // 54: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
-	22, // 55: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
-	24, // 56: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
-	27, // 57: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
-	29, // 58: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
-	31, // 59: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
-	33, // 60: featurevault.v1.AdminService.GetKeyStatus:input_type -> featurevault.v1.GetKeyStatusRequest
-	38, // 61: featurevault.v1.AdminService.RotateKEK:input_type -> featurevault.v1.RotateKEKRequest
-	40, // 62: featurevault.v1.AdminService.RotateRoot:input_type -> featurevault.v1.RotateRootRequest
-	43, // 63: featurevault.v1.AdminService.RewrapKeys:input_type -> featurevault.v1.RewrapKeysRequest
-	45, // 64: featurevault.v1.AdminService.RetireKEK:input_type -> featurevault.v1.RetireKEKRequest
-	47, // 65: featurevault.v1.AdminService.RotateSubjectKey:input_type -> featurevault.v1.RotateSubjectKeyRequest
-	49, // 66: featurevault.v1.AdminService.Erase:input_type -> featurevault.v1.EraseRequest
-	52, // 67: featurevault.v1.AdminService.ExportSubject:input_type -> featurevault.v1.ExportSubjectRequest
-	57, // 68: featurevault.v1.AdminService.RestrictSubject:input_type -> featurevault.v1.RestrictSubjectRequest
-	62, // 69: featurevault.v1.AdminService.SetBudget:input_type -> featurevault.v1.SetBudgetRequest
-	64, // 70: featurevault.v1.AdminService.GetBudget:input_type -> featurevault.v1.GetBudgetRequest
-	66, // 71: featurevault.v1.AdminService.ResetBudget:input_type -> featurevault.v1.ResetBudgetRequest
-	59, // 72: featurevault.v1.AdminService.UnrestrictSubject:input_type -> featurevault.v1.UnrestrictSubjectRequest
-	1,  // 73: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
-	3,  // 74: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
-	5,  // 75: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
-	7,  // 76: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
-	9,  // 77: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
-	11, // 78: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
-	13, // 79: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
-	15, // 80: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
-	17, // 81: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
-	19, // 82: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
-	21, // 83: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
-	23, // 84: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
-	25, // 85: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
-	28, // 86: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
-	30, // 87: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
-	32, // 88: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
-	37, // 89: featurevault.v1.AdminService.GetKeyStatus:output_type -> featurevault.v1.GetKeyStatusResponse
-	39, // 90: featurevault.v1.AdminService.RotateKEK:output_type -> featurevault.v1.RotateKEKResponse
-	42, // 91: featurevault.v1.AdminService.RotateRoot:output_type -> featurevault.v1.RotateRootResponse
-	44, // 92: featurevault.v1.AdminService.RewrapKeys:output_type -> featurevault.v1.RewrapKeysResponse
-	46, // 93: featurevault.v1.AdminService.RetireKEK:output_type -> featurevault.v1.RetireKEKResponse
-	48, // 94: featurevault.v1.AdminService.RotateSubjectKey:output_type -> featurevault.v1.RotateSubjectKeyResponse
-	51, // 95: featurevault.v1.AdminService.Erase:output_type -> featurevault.v1.EraseResponse
-	56, // 96: featurevault.v1.AdminService.ExportSubject:output_type -> featurevault.v1.ExportSubjectResponse
-	58, // 97: featurevault.v1.AdminService.RestrictSubject:output_type -> featurevault.v1.RestrictSubjectResponse
-	63, // 98: featurevault.v1.AdminService.SetBudget:output_type -> featurevault.v1.SetBudgetResponse
-	65, // 99: featurevault.v1.AdminService.GetBudget:output_type -> featurevault.v1.GetBudgetResponse
-	67, // 100: featurevault.v1.AdminService.ResetBudget:output_type -> featurevault.v1.ResetBudgetResponse
-	60, // 101: featurevault.v1.AdminService.UnrestrictSubject:output_type -> featurevault.v1.UnrestrictSubjectResponse
-	73, // [73:102] is the sub-list for method output_type
-	44, // [44:73] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	72, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
+	72, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
+	73, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
+	73, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	73, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	72, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
+	73, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
+	72, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
+	71, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	74, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
+	74, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
+	75, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	76, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
+	76, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
+	76, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
+	27, // 15: featurevault.v1.ListPoliciesResponse.assignments:type_name -> featurevault.v1.RoleAssignment
+	77, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
+	78, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
+	79, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
+	75, // 19: featurevault.v1.KEKVersion.created:type_name -> google.protobuf.Timestamp
+	75, // 20: featurevault.v1.RetiredKEKVersion.retired:type_name -> google.protobuf.Timestamp
+	75, // 21: featurevault.v1.RewrapCursor.started:type_name -> google.protobuf.Timestamp
+	75, // 22: featurevault.v1.GetKeyStatusResponse.root_rotated:type_name -> google.protobuf.Timestamp
+	35, // 23: featurevault.v1.GetKeyStatusResponse.versions:type_name -> featurevault.v1.KEKVersion
+	36, // 24: featurevault.v1.GetKeyStatusResponse.retired:type_name -> featurevault.v1.RetiredKEKVersion
+	37, // 25: featurevault.v1.GetKeyStatusResponse.rewrap:type_name -> featurevault.v1.RewrapCursor
+	75, // 26: featurevault.v1.GetKeyStatusResponse.last_rewrap:type_name -> google.protobuf.Timestamp
+	35, // 27: featurevault.v1.RotateKEKResponse.version:type_name -> featurevault.v1.KEKVersion
+	42, // 28: featurevault.v1.RotateRootResponse.rotation:type_name -> featurevault.v1.RootRotation
+	42, // 29: featurevault.v1.RetireKEKResponse.root:type_name -> featurevault.v1.RootRotation
+	75, // 30: featurevault.v1.ErasureReceipt.erased_at:type_name -> google.protobuf.Timestamp
+	51, // 31: featurevault.v1.EraseResponse.receipts:type_name -> featurevault.v1.ErasureReceipt
+	75, // 32: featurevault.v1.SubjectRow.event_time:type_name -> google.protobuf.Timestamp
+	75, // 33: featurevault.v1.SubjectRow.created_time:type_name -> google.protobuf.Timestamp
+	80, // 34: featurevault.v1.SubjectRow.values:type_name -> featurevault.v1.Value
+	81, // 35: featurevault.v1.SubjectViewRows.fields:type_name -> featurevault.v1.Field
+	54, // 36: featurevault.v1.SubjectViewRows.rows:type_name -> featurevault.v1.SubjectRow
+	75, // 37: featurevault.v1.SubjectRestriction.since:type_name -> google.protobuf.Timestamp
+	55, // 38: featurevault.v1.ExportSubjectResponse.views:type_name -> featurevault.v1.SubjectViewRows
+	56, // 39: featurevault.v1.ExportSubjectResponse.restrictions:type_name -> featurevault.v1.SubjectRestriction
+	62, // 40: featurevault.v1.SetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	62, // 41: featurevault.v1.GetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	62, // 42: featurevault.v1.ResetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
+	0,  // 43: featurevault.v1.BackupRequest.part:type_name -> featurevault.v1.BackupPart
+	82, // 44: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
+	1,  // 45: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
+	3,  // 46: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
+	5,  // 47: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
+	7,  // 48: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
+	9,  // 49: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
+	11, // 50: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
+	13, // 51: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
+	15, // 52: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
+	17, // 53: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
+	19, // 54: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
+	21, // 55: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
+	23, // 56: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
+	25, // 57: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
+	28, // 58: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
+	30, // 59: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
+	32, // 60: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
+	34, // 61: featurevault.v1.AdminService.GetKeyStatus:input_type -> featurevault.v1.GetKeyStatusRequest
+	39, // 62: featurevault.v1.AdminService.RotateKEK:input_type -> featurevault.v1.RotateKEKRequest
+	41, // 63: featurevault.v1.AdminService.RotateRoot:input_type -> featurevault.v1.RotateRootRequest
+	44, // 64: featurevault.v1.AdminService.RewrapKeys:input_type -> featurevault.v1.RewrapKeysRequest
+	46, // 65: featurevault.v1.AdminService.RetireKEK:input_type -> featurevault.v1.RetireKEKRequest
+	48, // 66: featurevault.v1.AdminService.RotateSubjectKey:input_type -> featurevault.v1.RotateSubjectKeyRequest
+	50, // 67: featurevault.v1.AdminService.Erase:input_type -> featurevault.v1.EraseRequest
+	53, // 68: featurevault.v1.AdminService.ExportSubject:input_type -> featurevault.v1.ExportSubjectRequest
+	58, // 69: featurevault.v1.AdminService.RestrictSubject:input_type -> featurevault.v1.RestrictSubjectRequest
+	63, // 70: featurevault.v1.AdminService.SetBudget:input_type -> featurevault.v1.SetBudgetRequest
+	65, // 71: featurevault.v1.AdminService.GetBudget:input_type -> featurevault.v1.GetBudgetRequest
+	67, // 72: featurevault.v1.AdminService.ResetBudget:input_type -> featurevault.v1.ResetBudgetRequest
+	60, // 73: featurevault.v1.AdminService.UnrestrictSubject:input_type -> featurevault.v1.UnrestrictSubjectRequest
+	69, // 74: featurevault.v1.AdminService.Backup:input_type -> featurevault.v1.BackupRequest
+	2,  // 75: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
+	4,  // 76: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
+	6,  // 77: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
+	8,  // 78: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
+	10, // 79: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
+	12, // 80: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
+	14, // 81: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
+	16, // 82: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
+	18, // 83: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
+	20, // 84: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
+	22, // 85: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
+	24, // 86: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
+	26, // 87: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
+	29, // 88: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
+	31, // 89: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
+	33, // 90: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
+	38, // 91: featurevault.v1.AdminService.GetKeyStatus:output_type -> featurevault.v1.GetKeyStatusResponse
+	40, // 92: featurevault.v1.AdminService.RotateKEK:output_type -> featurevault.v1.RotateKEKResponse
+	43, // 93: featurevault.v1.AdminService.RotateRoot:output_type -> featurevault.v1.RotateRootResponse
+	45, // 94: featurevault.v1.AdminService.RewrapKeys:output_type -> featurevault.v1.RewrapKeysResponse
+	47, // 95: featurevault.v1.AdminService.RetireKEK:output_type -> featurevault.v1.RetireKEKResponse
+	49, // 96: featurevault.v1.AdminService.RotateSubjectKey:output_type -> featurevault.v1.RotateSubjectKeyResponse
+	52, // 97: featurevault.v1.AdminService.Erase:output_type -> featurevault.v1.EraseResponse
+	57, // 98: featurevault.v1.AdminService.ExportSubject:output_type -> featurevault.v1.ExportSubjectResponse
+	59, // 99: featurevault.v1.AdminService.RestrictSubject:output_type -> featurevault.v1.RestrictSubjectResponse
+	64, // 100: featurevault.v1.AdminService.SetBudget:output_type -> featurevault.v1.SetBudgetResponse
+	66, // 101: featurevault.v1.AdminService.GetBudget:output_type -> featurevault.v1.GetBudgetResponse
+	68, // 102: featurevault.v1.AdminService.ResetBudget:output_type -> featurevault.v1.ResetBudgetResponse
+	61, // 103: featurevault.v1.AdminService.UnrestrictSubject:output_type -> featurevault.v1.UnrestrictSubjectResponse
+	70, // 104: featurevault.v1.AdminService.Backup:output_type -> featurevault.v1.BackupResponse
+	75, // [75:105] is the sub-list for method output_type
+	45, // [45:75] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_admin_service_proto_init() }
@@ -4221,13 +4458,14 @@ func file_featurevault_v1_admin_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_admin_service_proto_rawDesc), len(file_featurevault_v1_admin_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   69,
+			NumEnums:      1,
+			NumMessages:   71,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_featurevault_v1_admin_service_proto_goTypes,
 		DependencyIndexes: file_featurevault_v1_admin_service_proto_depIdxs,
+		EnumInfos:         file_featurevault_v1_admin_service_proto_enumTypes,
 		MessageInfos:      file_featurevault_v1_admin_service_proto_msgTypes,
 	}.Build()
 	File_featurevault_v1_admin_service_proto = out.File

@@ -431,7 +431,10 @@ type Field struct {
 	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
 	// Buckets are the declared histogram bucket edges of a numeric field,
 	// strictly increasing: the default buckets of a DP histogram.
-	Buckets       []float64 `protobuf:"fixed64,7,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	Buckets []float64 `protobuf:"fixed64,7,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	// Constraints are the rules every written value must obey; absent: none.
+	// Unlike bounds, which clamp DP contributions, they refuse writes.
+	Constraints   *FieldConstraints `protobuf:"bytes,8,opt,name=constraints,proto3" json:"constraints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -515,6 +518,109 @@ func (x *Field) GetBuckets() []float64 {
 	return nil
 }
 
+func (x *Field) GetConstraints() *FieldConstraints {
+	if x != nil {
+		return x.Constraints
+	}
+	return nil
+}
+
+// FieldConstraints are the rules every value written to a field must obey,
+// checked on every WriteFeatures and IngestArrow row: a row that breaks one
+// refuses the request with INVALID_ARGUMENT naming the row, the field and
+// the rule, never the value. Changing them is a compatible change that
+// applies to later writes only.
+type FieldConstraints struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required refuses a row that leaves the field NULL.
+	Required bool `protobuf:"varint,1,opt,name=required,proto3" json:"required,omitempty"`
+	// Min is the smallest value of an int64 or float64 field, inclusive.
+	Min *float64 `protobuf:"fixed64,2,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	// Max is the largest value of an int64 or float64 field, inclusive.
+	Max *float64 `protobuf:"fixed64,3,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// AllowedStrings lists the values a string field accepts.
+	AllowedStrings []string `protobuf:"bytes,4,rep,name=allowed_strings,json=allowedStrings,proto3" json:"allowed_strings,omitempty"`
+	// AllowedInts lists the values an int64 field accepts.
+	AllowedInts []int64 `protobuf:"varint,5,rep,packed,name=allowed_ints,json=allowedInts,proto3" json:"allowed_ints,omitempty"`
+	// MaxLength, when non-zero, is the longest string or bytes value, in
+	// bytes (UTF-8 bytes for a string, not characters).
+	MaxLength     uint32 `protobuf:"varint,6,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldConstraints) Reset() {
+	*x = FieldConstraints{}
+	mi := &file_featurevault_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldConstraints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldConstraints) ProtoMessage() {}
+
+func (x *FieldConstraints) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldConstraints.ProtoReflect.Descriptor instead.
+func (*FieldConstraints) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FieldConstraints) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *FieldConstraints) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *FieldConstraints) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *FieldConstraints) GetAllowedStrings() []string {
+	if x != nil {
+		return x.AllowedStrings
+	}
+	return nil
+}
+
+func (x *FieldConstraints) GetAllowedInts() []int64 {
+	if x != nil {
+		return x.AllowedInts
+	}
+	return nil
+}
+
+func (x *FieldConstraints) GetMaxLength() uint32 {
+	if x != nil {
+		return x.MaxLength
+	}
+	return 0
+}
+
 // FeatureView is a named, typed group of features about one entity.
 type FeatureView struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -532,7 +638,7 @@ type FeatureView struct {
 
 func (x *FeatureView) Reset() {
 	*x = FeatureView{}
-	mi := &file_featurevault_v1_types_proto_msgTypes[4]
+	mi := &file_featurevault_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +650,7 @@ func (x *FeatureView) String() string {
 func (*FeatureView) ProtoMessage() {}
 
 func (x *FeatureView) ProtoReflect() protoreflect.Message {
-	mi := &file_featurevault_v1_types_proto_msgTypes[4]
+	mi := &file_featurevault_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +663,7 @@ func (x *FeatureView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureView.ProtoReflect.Descriptor instead.
 func (*FeatureView) Descriptor() ([]byte, []int) {
-	return file_featurevault_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_featurevault_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FeatureView) GetName() string {
@@ -625,7 +731,7 @@ const file_featurevault_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bjoin_key\x18\x02 \x01(\tR\ajoinKey\x123\n" +
 	"\bkey_type\x18\x03 \x01(\x0e2\x18.featurevault.v1.KeyTypeR\akeyType\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xd0\x01\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\x95\x02\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1a.featurevault.v1.FieldTypeR\x04type\x12\x12\n" +
@@ -633,7 +739,18 @@ const file_featurevault_v1_types_proto_rawDesc = "" +
 	"\x06bounds\x18\x04 \x03(\x01R\x06bounds\x12\x1b\n" +
 	"\tallow_nan\x18\x05 \x01(\bR\ballowNan\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x18\n" +
-	"\abuckets\x18\a \x03(\x01R\abuckets\"\xd3\x01\n" +
+	"\abuckets\x18\a \x03(\x01R\abuckets\x12C\n" +
+	"\vconstraints\x18\b \x01(\v2!.featurevault.v1.FieldConstraintsR\vconstraints\"\xd7\x01\n" +
+	"\x10FieldConstraints\x12\x1a\n" +
+	"\brequired\x18\x01 \x01(\bR\brequired\x12\x15\n" +
+	"\x03min\x18\x02 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x03 \x01(\x01H\x01R\x03max\x88\x01\x01\x12'\n" +
+	"\x0fallowed_strings\x18\x04 \x03(\tR\x0eallowedStrings\x12!\n" +
+	"\fallowed_ints\x18\x05 \x03(\x03R\vallowedInts\x12\x1d\n" +
+	"\n" +
+	"max_length\x18\x06 \x01(\rR\tmaxLengthB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"\xd3\x01\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x12.\n" +
@@ -669,7 +786,7 @@ func file_featurevault_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_featurevault_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_featurevault_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_featurevault_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_featurevault_v1_types_proto_goTypes = []any{
 	(FieldType)(0),                // 0: featurevault.v1.FieldType
 	(KeyType)(0),                  // 1: featurevault.v1.KeyType
@@ -677,20 +794,22 @@ var file_featurevault_v1_types_proto_goTypes = []any{
 	(*FloatList)(nil),             // 3: featurevault.v1.FloatList
 	(*Entity)(nil),                // 4: featurevault.v1.Entity
 	(*Field)(nil),                 // 5: featurevault.v1.Field
-	(*FeatureView)(nil),           // 6: featurevault.v1.FeatureView
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*FieldConstraints)(nil),      // 6: featurevault.v1.FieldConstraints
+	(*FeatureView)(nil),           // 7: featurevault.v1.FeatureView
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 }
 var file_featurevault_v1_types_proto_depIdxs = []int32{
-	7, // 0: featurevault.v1.Value.timestamp_value:type_name -> google.protobuf.Timestamp
+	8, // 0: featurevault.v1.Value.timestamp_value:type_name -> google.protobuf.Timestamp
 	3, // 1: featurevault.v1.Value.float_list_value:type_name -> featurevault.v1.FloatList
 	1, // 2: featurevault.v1.Entity.key_type:type_name -> featurevault.v1.KeyType
 	0, // 3: featurevault.v1.Field.type:type_name -> featurevault.v1.FieldType
-	5, // 4: featurevault.v1.FeatureView.fields:type_name -> featurevault.v1.Field
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 4: featurevault.v1.Field.constraints:type_name -> featurevault.v1.FieldConstraints
+	5, // 5: featurevault.v1.FeatureView.fields:type_name -> featurevault.v1.Field
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_types_proto_init() }
@@ -707,13 +826,14 @@ func file_featurevault_v1_types_proto_init() {
 		(*Value_TimestampValue)(nil),
 		(*Value_FloatListValue)(nil),
 	}
+	file_featurevault_v1_types_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_types_proto_rawDesc), len(file_featurevault_v1_types_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -109,6 +109,8 @@ const (
 	// AdminServiceUnrestrictSubjectProcedure is the fully-qualified name of the AdminService's
 	// UnrestrictSubject RPC.
 	AdminServiceUnrestrictSubjectProcedure = "/featurevault.v1.AdminService/UnrestrictSubject"
+	// AdminServiceBackupProcedure is the fully-qualified name of the AdminService's Backup RPC.
+	AdminServiceBackupProcedure = "/featurevault.v1.AdminService/Backup"
 )
 
 // AdminServiceClient is a client for the featurevault.v1.AdminService service.
@@ -184,6 +186,13 @@ type AdminServiceClient interface {
 	// ResetBudget sets what a principal has spent back to zero.
 	ResetBudget(context.Context, *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error)
 	UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error)
+	// Backup streams a consistent snapshot of one part of the running store
+	// (Badger's backup format, in chunks), or with since only what changed
+	// after an earlier backup of that part. It needs the backup action on
+	// "*", which only the admin role holds by default. The keystore part holds
+	// wrapped keys only: useless without the root key in the KMS, which is
+	// never part of a backup.
+	Backup(context.Context, *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the featurevault.v1.AdminService service. By
@@ -384,6 +393,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		backup: connect.NewClient[v1.BackupRequest, v1.BackupResponse](
+			httpClient,
+			baseURL+AdminServiceBackupProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Backup")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -418,6 +434,7 @@ type adminServiceClient struct {
 	getBudget         *connect.Client[v1.GetBudgetRequest, v1.GetBudgetResponse]
 	resetBudget       *connect.Client[v1.ResetBudgetRequest, v1.ResetBudgetResponse]
 	unrestrictSubject *connect.Client[v1.UnrestrictSubjectRequest, v1.UnrestrictSubjectResponse]
+	backup            *connect.Client[v1.BackupRequest, v1.BackupResponse]
 }
 
 // ApplyEntity calls featurevault.v1.AdminService.ApplyEntity.
@@ -565,6 +582,11 @@ func (c *adminServiceClient) UnrestrictSubject(ctx context.Context, req *connect
 	return c.unrestrictSubject.CallUnary(ctx, req)
 }
 
+// Backup calls featurevault.v1.AdminService.Backup.
+func (c *adminServiceClient) Backup(ctx context.Context, req *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error) {
+	return c.backup.CallServerStream(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the featurevault.v1.AdminService service.
 type AdminServiceHandler interface {
 	// ApplyEntity creates an entity or updates its description. Changing the
@@ -638,6 +660,13 @@ type AdminServiceHandler interface {
 	// ResetBudget sets what a principal has spent back to zero.
 	ResetBudget(context.Context, *connect.Request[v1.ResetBudgetRequest]) (*connect.Response[v1.ResetBudgetResponse], error)
 	UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error)
+	// Backup streams a consistent snapshot of one part of the running store
+	// (Badger's backup format, in chunks), or with since only what changed
+	// after an earlier backup of that part. It needs the backup action on
+	// "*", which only the admin role holds by default. The keystore part holds
+	// wrapped keys only: useless without the root key in the KMS, which is
+	// never part of a backup.
+	Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -834,6 +863,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceBackupHandler := connect.NewServerStreamHandler(
+		AdminServiceBackupProcedure,
+		svc.Backup,
+		connect.WithSchema(adminServiceMethods.ByName("Backup")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceApplyEntityProcedure:
@@ -894,6 +930,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceResetBudgetHandler.ServeHTTP(w, r)
 		case AdminServiceUnrestrictSubjectProcedure:
 			adminServiceUnrestrictSubjectHandler.ServeHTTP(w, r)
+		case AdminServiceBackupProcedure:
+			adminServiceBackupHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1017,4 +1055,8 @@ func (UnimplementedAdminServiceHandler) ResetBudget(context.Context, *connect.Re
 
 func (UnimplementedAdminServiceHandler) UnrestrictSubject(context.Context, *connect.Request[v1.UnrestrictSubjectRequest]) (*connect.Response[v1.UnrestrictSubjectResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.UnrestrictSubject is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.Backup is not implemented"))
 }
