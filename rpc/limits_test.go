@@ -254,3 +254,30 @@ func TestStreamCutReachesGRPCClientsOverHTTP2(t *testing.T) {
 		t.Errorf("the cut stream carried %d rows, want fewer than the view's %d", rows, bigAvatarRows)
 	}
 }
+
+// TestAdminStreamsAreExemptFromTheStreamDuration holds a data backup open
+// past --max-stream-duration: it is an operator's stream whose length
+// grows with the store, so it finishes instead of being cut.
+func TestAdminStreamsAreExemptFromTheStreamDuration(t *testing.T) {
+	t.Parallel()
+	const limit = time.Second
+	s := startServer(t, t.TempDir(), rpc.WithMaxStreamDuration(limit), rpc.WithMaxRequestBytes(16<<20))
+	seedBigView(t, s) // 16 MB: far more than the buffers to a slowReader
+	admin := featurevaultv1connect.NewAdminServiceClient(slowReader(), s.url, s.as(s.token, ""))
+	st, err := admin.Backup(t.Context(), connect.NewRequest(&fvv1.BackupRequest{Part: fvv1.BackupPart_BACKUP_PART_DATA}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !st.Receive() {
+		t.Fatalf("first backup chunk: %v", st.Err())
+	}
+	time.Sleep(limit + 500*time.Millisecond)
+	finished := false
+	for st.Receive() {
+		finished = finished || st.Msg().Finished
+	}
+	if err := st.Err(); err != nil || !finished {
+		t.Fatalf("a backup held past the stream limit ended with %v (finished %v), want it to finish", err, finished)
+	}
+}

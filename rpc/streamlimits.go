@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 )
 
 // streamCutGrace is how long a stream past its limit has to end on its
@@ -17,9 +20,12 @@ import (
 // sees the error; its stream is reset instead.
 const streamCutGrace = 5 * time.Second
 
-// WithMaxStreamDuration cuts every stream (ReadBatches,
-// GetHistoricalFeatures, IngestArrow, RewrapKeys and any other streaming
-// RPC) that is still open d after it started. The handler's context ends,
+// WithMaxStreamDuration cuts every data stream (ReadBatches,
+// GetHistoricalFeatures, IngestArrow) that is still open d after it
+// started. AdminService streams (Backup, RewrapKeys) are exempt: they are
+// an operator's, their length grows with the store, and a cut one is a
+// backup or a rewrap that never finishes; they still count towards
+// WithMaxStreamsPerPrincipal. The handler's context ends,
 // a client stream stops being read, and the caller gets DeadlineExceeded
 // naming the limit and --max-stream-duration; rows already sent or
 // written stay sent or written. A stream that does not end within a few
@@ -79,7 +85,7 @@ func (l *streamLimiter) WrapStreamingHandler(next connect.StreamingHandlerFunc) 
 			return err
 		}
 		defer l.release(p.Name)
-		if l.maxDuration <= 0 {
+		if l.maxDuration <= 0 || isAdminProcedure(conn.Spec().Procedure) {
 			return next(ctx, conn)
 		}
 		ctx, cancel := context.WithTimeoutCause(ctx, l.maxDuration, errStreamTooLong)
@@ -135,4 +141,9 @@ func (l *streamLimiter) release(principal string) {
 	if l.open[principal]--; l.open[principal] <= 0 {
 		delete(l.open, principal)
 	}
+}
+
+// isAdminProcedure reports whether procedure is an AdminService method.
+func isAdminProcedure(procedure string) bool {
+	return strings.HasPrefix(procedure, "/"+featurevaultv1connect.AdminServiceName+"/")
 }
