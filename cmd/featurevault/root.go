@@ -50,6 +50,7 @@ type client struct {
 	strict bool
 	getenv func(string) string
 	http   *http.Client
+	tls    clientTLS // --tls-ca, --tls-client-cert, --tls-client-key (clienttls.go)
 
 	// tokenSource says where the token in use came from ("--token",
 	// "FEATUREVAULT_TOKEN" or the admin.token path), for messages.
@@ -93,6 +94,9 @@ FEATUREVAULT_PURPOSE.`,
 	pf.StringVar(&c.token, "token", "", "bearer token of client commands (env "+envToken+"; default: the bootstrap admin token in --data DIR/admin.token)")
 	pf.StringVar(&c.data, "data", defaultDataDir, "data directory of a local server, whose admin.token client commands use when no token is given")
 	pf.StringVar(&c.purpose, "purpose", "", "purpose of data requests such as get and put, e.g. training (env "+envPurpose+")")
+	pf.StringVar(&c.tls.ca, "tls-ca", "", "PEM bundle of the CA (or the self-signed certificate, DIR/tls/cert.pem) an https:// server's certificate must chain to (default: the system's roots)")
+	pf.StringVar(&c.tls.clientCert, "tls-client-cert", "", "PEM client certificate presented to a server started with --tls-client-ca (with --tls-client-key)")
+	pf.StringVar(&c.tls.clientKey, "tls-client-key", "", "PEM private key of --tls-client-cert")
 	root.AddCommand(
 		newServeCmd(getenv),
 		newApplyCmd(c),
@@ -120,11 +124,15 @@ FEATUREVAULT_PURPOSE.`,
 // adminClient is the AdminService client the commands use.
 type adminClient = featurevaultv1connect.AdminServiceClient
 
-// baseURL checks --server and returns it without a trailing slash.
+// baseURL checks --server (and the TLS flags against its scheme) and
+// returns it without a trailing slash.
 func (c *client) baseURL() (string, error) {
 	u, err := url.Parse(c.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("--server %q is not a server URL; use one like %s", c.server, defaultServer)
+	}
+	if err := c.configureTLS(u.Scheme); err != nil {
+		return "", err
 	}
 	return u.Scheme + "://" + u.Host + u.EscapedPath(), nil
 }
