@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/internal/specpb"
 	"github.com/featurevault/featurevault/policy"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
@@ -66,7 +67,7 @@ func (h *adminHandler) ApplyEntity(ctx context.Context, req *connect.Request[fvv
 	if err != nil {
 		return nil, err
 	}
-	e, err := entityFromProto(req.Msg.Entity)
+	e, err := specpb.EntityFromProto(req.Msg.Entity)
 	if err != nil {
 		return nil, done(invalid(err))
 	}
@@ -74,7 +75,7 @@ func (h *adminHandler) ApplyEntity(ctx context.Context, req *connect.Request[fvv
 	if err := done(err); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&fvv1.ApplyEntityResponse{Entity: entityToProto(got), Created: created}), nil
+	return connect.NewResponse(&fvv1.ApplyEntityResponse{Entity: specpb.EntityToProto(got), Created: created}), nil
 }
 
 func (h *adminHandler) ApplyFeatureView(ctx context.Context, req *connect.Request[fvv1.ApplyFeatureViewRequest]) (*connect.Response[fvv1.ApplyFeatureViewResponse], error) {
@@ -86,7 +87,7 @@ func (h *adminHandler) ApplyFeatureView(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	v, err := viewFromProto(req.Msg.View)
+	v, err := specpb.ViewFromProto(req.Msg.View)
 	if err != nil {
 		return nil, done(invalid(err))
 	}
@@ -100,7 +101,7 @@ func (h *adminHandler) ApplyFeatureView(ctx context.Context, req *connect.Reques
 	if err := done(err); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&fvv1.ApplyFeatureViewResponse{View: viewToProto(got), Created: res.Created, AddedFields: res.Added}), nil
+	return connect.NewResponse(&fvv1.ApplyFeatureViewResponse{View: specpb.ViewToProto(got), Created: res.Created, AddedFields: res.Added}), nil
 }
 
 // GetFeatureView answers admins, and also any principal that may read or
@@ -140,7 +141,7 @@ func (h *adminHandler) GetFeatureView(ctx context.Context, req *connect.Request[
 	if err := done(err); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&fvv1.GetFeatureViewResponse{View: viewToProto(v), Entity: entityToProto(e)}), nil
+	return connect.NewResponse(&fvv1.GetFeatureViewResponse{View: specpb.ViewToProto(v), Entity: specpb.EntityToProto(e)}), nil
 }
 
 func (h *adminHandler) ListFeatureViews(ctx context.Context, req *connect.Request[fvv1.ListFeatureViewsRequest]) (*connect.Response[fvv1.ListFeatureViewsResponse], error) {
@@ -150,10 +151,10 @@ func (h *adminHandler) ListFeatureViews(ctx context.Context, req *connect.Reques
 	}
 	out := &fvv1.ListFeatureViewsResponse{}
 	for _, v := range h.store.Views() {
-		out.Views = append(out.Views, viewToProto(v))
+		out.Views = append(out.Views, specpb.ViewToProto(v))
 	}
 	for _, e := range h.store.Entities() {
-		out.Entities = append(out.Entities, entityToProto(e))
+		out.Entities = append(out.Entities, specpb.EntityToProto(e))
 	}
 	if err := done(nil); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -71,21 +70,6 @@ var statusToProto = [...]fvv1.FieldStatus{
 	store.Denied:   fvv1.FieldStatus_FIELD_STATUS_DENIED,
 }
 
-var fieldTypes = map[store.FieldType]fvv1.FieldType{
-	store.Bool:        fvv1.FieldType_FIELD_TYPE_BOOL,
-	store.Int64:       fvv1.FieldType_FIELD_TYPE_INT64,
-	store.Float64:     fvv1.FieldType_FIELD_TYPE_FLOAT64,
-	store.String:      fvv1.FieldType_FIELD_TYPE_STRING,
-	store.Bytes:       fvv1.FieldType_FIELD_TYPE_BYTES,
-	store.Timestamp:   fvv1.FieldType_FIELD_TYPE_TIMESTAMP,
-	store.Float32List: fvv1.FieldType_FIELD_TYPE_FLOAT32_LIST,
-}
-
-var keyTypes = map[store.KeyType]fvv1.KeyType{
-	store.KeyString: fvv1.KeyType_KEY_TYPE_STRING,
-	store.KeyInt64:  fvv1.KeyType_KEY_TYPE_INT64,
-}
-
 func lookupReverse[K, V comparable](m map[K]V, v V) (K, bool) {
 	for k, x := range m {
 		if x == v {
@@ -94,60 +78,4 @@ func lookupReverse[K, V comparable](m map[K]V, v V) (K, bool) {
 	}
 	var zero K
 	return zero, false
-}
-
-func entityToProto(e store.Entity) *fvv1.Entity {
-	return &fvv1.Entity{Name: e.Name, JoinKey: e.JoinKey, KeyType: keyTypes[e.KeyType], Description: e.Description}
-}
-
-func entityFromProto(e *fvv1.Entity) (store.Entity, error) {
-	if e == nil {
-		return store.Entity{}, fmt.Errorf("entity is missing from the request")
-	}
-	kt := store.KeyString
-	if e.KeyType != fvv1.KeyType_KEY_TYPE_UNSPECIFIED {
-		var ok bool
-		if kt, ok = lookupReverse(keyTypes, e.KeyType); !ok {
-			return store.Entity{}, fmt.Errorf("entity %q: unknown key type %d: use KEY_TYPE_STRING or KEY_TYPE_INT64", e.Name, e.KeyType)
-		}
-	}
-	return store.Entity{Name: e.Name, JoinKey: e.JoinKey, KeyType: kt, Description: e.Description}, nil
-}
-
-func viewToProto(v store.View) *fvv1.FeatureView {
-	out := &fvv1.FeatureView{
-		Name: v.Name, Entity: v.Entity, TtlSeconds: int64(v.TTL / time.Second),
-		Description: v.Description, SchemaVersion: v.SchemaVersion,
-	}
-	for _, f := range v.Fields {
-		out.Fields = append(out.Fields, &fvv1.Field{
-			Name: f.Name, Type: fieldTypes[f.Type], Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets,
-			AllowNan: f.AllowNaN, Constraints: constraintsToProto(f.Constraints), Description: f.Description,
-		})
-	}
-	return out
-}
-
-func viewFromProto(v *fvv1.FeatureView) (store.View, error) {
-	if v == nil {
-		return store.View{}, fmt.Errorf("view is missing from the request")
-	}
-	if v.TtlSeconds < 0 || v.TtlSeconds > math.MaxInt64/int64(time.Second) {
-		return store.View{}, fmt.Errorf("view %q: ttl_seconds %d is out of range: use 0 (no expiry) or a positive number of seconds", v.Name, v.TtlSeconds)
-	}
-	out := store.View{Name: v.Name, Entity: v.Entity, TTL: time.Duration(v.TtlSeconds) * time.Second, Description: v.Description}
-	for _, f := range v.Fields {
-		if f == nil {
-			return store.View{}, fmt.Errorf("view %q: empty field entry", v.Name)
-		}
-		ft, ok := lookupReverse(fieldTypes, f.Type)
-		if !ok {
-			return store.View{}, fmt.Errorf("view %q field %q: unknown or missing type; use one of bool, int64, float64, string, bytes, timestamp, list<float32>", v.Name, f.Name)
-		}
-		out.Fields = append(out.Fields, store.Field{
-			Name: f.Name, Type: ft, Tags: f.Tags, Bounds: f.Bounds, Buckets: f.Buckets, AllowNaN: f.AllowNan,
-			Constraints: constraintsFromProto(f.Constraints), Description: f.Description,
-		})
-	}
-	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/internal/specpb"
 	"github.com/featurevault/featurevault/keys"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/store"
@@ -104,7 +105,7 @@ func (h *adminHandler) ExportSubject(ctx context.Context, req *connect.Request[f
 	}
 	out := &fvv1.ExportSubjectResponse{Entity: x.Entity, EntityKey: x.EntityKey, BlindIndex: x.BlindIndex.String()}
 	for _, v := range x.Views {
-		pv := &fvv1.SubjectViewRows{View: v.View, Fields: viewToProto(store.View{Fields: v.Fields}).Fields}
+		pv := &fvv1.SubjectViewRows{View: v.View, Fields: specpb.ViewToProto(store.View{Fields: v.Fields}).Fields}
 		for _, r := range v.Rows {
 			pr := &fvv1.SubjectRow{EventTime: timestamppb.New(r.EventTime), CreatedTime: timestamppb.New(r.CreatedTime), Expired: r.Expired}
 			for _, val := range r.Values {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/featurevault/featurevault/internal/specpb"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/store"
 )
@@ -51,7 +52,7 @@ func applySpec(ctx context.Context, c *client, spec *store.Spec, out io.Writer) 
 		return err
 	}
 	for _, e := range spec.Entities {
-		res, err := call(ctx, c, admin.ApplyEntity, &fvv1.ApplyEntityRequest{Entity: entityToProto(e)})
+		res, err := call(ctx, c, admin.ApplyEntity, &fvv1.ApplyEntityRequest{Entity: specpb.EntityToProto(e)})
 		if err != nil {
 			return fmt.Errorf("apply entity %q: %w", e.Name, err)
 		}
@@ -62,7 +63,7 @@ func applySpec(ctx context.Context, c *client, spec *store.Spec, out io.Writer) 
 		}
 	}
 	for _, v := range spec.Views {
-		res, err := call(ctx, c, admin.ApplyFeatureView, &fvv1.ApplyFeatureViewRequest{View: viewToProto(v)})
+		res, err := call(ctx, c, admin.ApplyFeatureView, &fvv1.ApplyFeatureViewRequest{View: specpb.ViewToProto(v)})
 		if err != nil {
 			return fmt.Errorf("apply view %q: %w", v.Name, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/featurevault/featurevault/arrowio"
 	fvclient "github.com/featurevault/featurevault/client"
+	"github.com/featurevault/featurevault/internal/specpb"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/store"
 )
@@ -151,11 +152,11 @@ func fetchView(ctx context.Context, c *client, name string) (store.View, store.E
 	if err != nil {
 		return store.View{}, store.Entity{}, err
 	}
-	v, err := viewFromProto(def.GetView())
+	v, err := specpb.ViewFromProto(def.GetView())
 	if err != nil {
 		return store.View{}, store.Entity{}, err
 	}
-	e, err := entityFromProto(def.GetEntity())
+	e, err := specpb.EntityFromProto(def.GetEntity())
 	return v, e, err
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/featurevault/featurevault/internal/specpb"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 )
 
@@ -179,7 +180,7 @@ func (s *rowSchema) parseRow(line []byte) (*fvv1.Row, error) {
 			}
 			v, err := jsonValue(f, x)
 			if err != nil {
-				return nil, fmt.Errorf("field %q (%s): %w", name, fieldTypeName(f.GetType()), err)
+				return nil, fmt.Errorf("field %q (%s): %w", name, specpb.FieldTypeName(f.GetType()), err)
 			}
 			row.Values[name] = v
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/featurevault/featurevault/internal/specpb"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/store"
 )
@@ -103,14 +104,14 @@ func getView(ctx context.Context, c *client, name string) (*fvv1.GetFeatureViewR
 func writeSpecYAML(w io.Writer, entities []*fvv1.Entity, views []*fvv1.FeatureView) error {
 	spec := &store.Spec{}
 	for _, e := range entities {
-		se, err := entityFromProto(e)
+		se, err := specpb.EntityFromProto(e)
 		if err != nil {
 			return err
 		}
 		spec.Entities = append(spec.Entities, se)
 	}
 	for _, v := range views {
-		sv, err := viewFromProto(v)
+		sv, err := specpb.ViewFromProto(v)
 		if err != nil {
 			return err
 		}
