@@ -134,7 +134,7 @@ func spanStrings(s tracetest.SpanStub) string {
 	var b strings.Builder
 	b.WriteString(s.Name + " " + s.Status.Description + "\n")
 	for _, a := range s.Attributes {
-		b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+		b.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 	}
 	for _, e := range s.Events {
 		b.WriteString(e.Name + "\n")

@@ -59,7 +59,7 @@ func TestParseSpecReadsConstraints(t *testing.T) {
 func TestMarshalSpecRoundTripsConstraints(t *testing.T) {
 	t.Parallel()
 	spec := &store.Spec{Views: []store.View{{Name: "v", Entity: "customer", Fields: []store.Field{
-		{Name: "age", Type: store.Int64, Constraints: store.Constraints{Required: true, Min: new(-0.0), Max: new(150.0), AllowedInts: []int64{0, 7, 150}}},
+		{Name: "age", Type: store.Int64, Constraints: store.Constraints{Required: true, Min: new(0.0), Max: new(150.0), AllowedInts: []int64{0, 7, 150}}},
 		{Name: "big", Type: store.Int64, Constraints: store.Constraints{AllowedInts: []int64{-9223372036854775808, 9223372036854775807}}},
 		// Values that would read back as numbers, booleans, null or a
 		// mapping unless quoted, an empty string and multibyte text.

@@ -85,7 +85,7 @@ func decodeEntity(b []byte) (Entity, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Entity{}, err
 	}
-	return Entity{Name: r.Name, JoinKey: r.JoinKey, KeyType: r.KeyType, Description: r.Description}, nil
+	return Entity(r), nil
 }
 
 func encodeView(v *View) ([]byte, error) {

@@ -71,7 +71,7 @@ func TestSpansOnePerCallNamedByProcedureWithoutValues(t *testing.T) {
 		}
 		for _, a := range s.Attributes {
 			if !slices.Contains(exportedAttributes, string(a.Key)) {
-				t.Errorf("span %s exports attribute %s=%q; only %v may be exported", s.Name, a.Key, a.Value.Emit(), exportedAttributes)
+				t.Errorf("span %s exports attribute %s=%q; only %v may be exported", s.Name, a.Key, a.Value.String(), exportedAttributes)
 			}
 			if a.Key == "rpc.method" && a.Value.AsString() != s.Name {
 				t.Errorf("span %s: rpc.method = %q, want the procedure", s.Name, a.Value.AsString())
@@ -100,21 +100,21 @@ func spanText(s tracetest.SpanStub) string {
 	var b strings.Builder
 	b.WriteString(s.Name + "\n" + s.Status.Description + "\n")
 	for _, a := range s.Attributes {
-		b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+		b.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 	}
 	for _, e := range s.Events {
 		b.WriteString(e.Name + "\n")
 		for _, a := range e.Attributes {
-			b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+			b.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 		}
 	}
 	for _, l := range s.Links {
 		for _, a := range l.Attributes {
-			b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+			b.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 		}
 	}
 	for _, a := range s.Resource.Attributes() {
-		b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
+		b.WriteString(string(a.Key) + "=" + a.Value.String() + "\n")
 	}
 	return b.String()
 }

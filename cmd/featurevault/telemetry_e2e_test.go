@@ -208,9 +208,8 @@ func TestMetricsAndTracesMeasureTheServerWithoutSecrets(t *testing.T) {
 // otlpCollector is an OTLP/HTTP trace collector: it keeps the body of every
 // POST to /v1/traces.
 type otlpCollector struct {
-	mu   sync.Mutex
-	got  [][]byte
-	path []string
+	mu  sync.Mutex
+	got [][]byte
 }
 
 func (c *otlpCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
