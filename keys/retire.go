@@ -70,14 +70,9 @@ func (k *Keyring) RetireKEK(ctx context.Context, id uint32) (Retirement, error) 
 	if id == st.primary {
 		return out, fmt.Errorf("%w: version %d is the primary; run `featurevault keys rotate`, then `keys rewrap`, then retire it", ErrVersionInUse, id)
 	}
-	// A subject key being created wraps under its stripe's lock; taking and
-	// releasing every stripe lock waits for any that began before the
-	// rotation that demoted this version, so the census below sees it.
-	for i := range k.locks {
-		k.locks[i].mu.Lock()
-		//lint:ignore SA2001 an intentional barrier: waits out holders, guards nothing
-		k.locks[i].mu.Unlock()
-	}
+	// Wait out subject keys wrapped under this version before the rotation
+	// that demoted it but not yet stored, so the census below sees them.
+	k.awaitStripes()
 	c, err := k.takeCensus(ctx)
 	if err != nil {
 		return out, err

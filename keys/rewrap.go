@@ -67,6 +67,21 @@ type RewrapCursor struct {
 // rotated while Rewrap runs is left alone: each batch is committed under the
 // subjects' locks, only over the values it read.
 //
+// Before it counts or walks anything, Rewrap waits out every stripe lock
+// (awaitStripes): a subject key created or rotated just as the KEK rotated
+// may have been wrapped under the old primary and not yet stored, and
+// could otherwise land behind the walk — a single run's or a resumed one's
+// — leaving a key under the old version after a "complete" rewrap. A cursor
+// is only resumed when its target is still the primary, so the run that
+// made it began after the newest rotation and waited out the same wraps.
+//
+// Rewrap reports completion (nil error, LastRewrap recorded) only when a
+// closing census agrees: no key left under any version but the target.
+// Otherwise it removes the cursor, so that the next run walks from the
+// start, and returns ErrVersionInUse saying how many keys are left (for
+// example keys an earlier, interrupted run passed because they did not
+// unwrap, or a service keyset created under the old version while it ran).
+//
 // A key that does not unwrap is counted in Failed and left as it was; Rewrap
 // then returns ErrSubjectUnwrap naming the first few, after doing the rest.
 // It returns ErrBusy while another key operation runs.
@@ -82,6 +97,7 @@ func (k *Keyring) Rewrap(ctx context.Context, o RewrapOptions) (RewrapProgress, 
 		o.BatchSize = DefaultRewrapBatch
 	}
 	started := time.Now()
+	k.awaitStripes() // see above: wraps begun before the rotation land first
 	target := k.kekNow.load().primary
 	p := RewrapProgress{Target: target}
 	cur, err := k.loadCursor()
@@ -97,12 +113,8 @@ func (k *Keyring) Rewrap(ctx context.Context, o RewrapOptions) (RewrapProgress, 
 	if err != nil {
 		return p, err
 	}
-	p.Total = c.total - c.subjects[target]
-	for id, n := range c.service {
-		if id != target {
-			p.Total += n
-		}
-	}
+	subj, svc := c.notUnder(target)
+	p.Total = subj + svc
 	report := func() {
 		p.Elapsed = time.Since(started)
 		if o.Progress != nil {
@@ -147,11 +159,16 @@ func (k *Keyring) Rewrap(ctx context.Context, o RewrapOptions) (RewrapProgress, 
 		after = last
 		report()
 	}
+	end, err := k.takeCensus(ctx)
+	if err != nil {
+		return p, fmt.Errorf("keys: rewrap walked every key but could not check the result (run it again): %w", err)
+	}
+	left, leftSvc := end.notUnder(target)
 	hist, err := k.loadMeta()
 	if err != nil {
 		return p, err
 	}
-	if p.Failed == 0 {
+	if p.Failed == 0 && left+leftSvc == 0 {
 		hist.LastRewrap = k.now().UTC()
 	}
 	mb, err := hist.encode()
@@ -165,8 +182,24 @@ func (k *Keyring) Rewrap(ctx context.Context, o RewrapOptions) (RewrapProgress, 
 	if p.Failed > 0 {
 		return p, fmt.Errorf("%w: rewrap left %d keys as they were because they do not unwrap (first: %s); the KEK versions wrapping them cannot be retired until they are restored from a keystore backup or their subjects erased", ErrSubjectUnwrap, p.Failed, failures)
 	}
+	if left+leftSvc > 0 {
+		return p, fmt.Errorf("%w: rewrap walked every key, but %d subject keys and %d service keysets are still wrapped by KEK versions other than the primary, %d (passed by an earlier interrupted run because they did not unwrap, or written while this one ran); nothing is lost: run `featurevault keys rewrap` again, which walks from the start", ErrVersionInUse, left, leftSvc, target)
+	}
 	k.log.Info("keys: rewrap finished", "target", target, "rewrapped", p.Done, "gone", p.Gone, "elapsed", p.Elapsed)
 	return p, nil
+}
+
+// notUnder counts the subject keys and service keysets in c that are not
+// wrapped by version target (subject keys with an unreadable header
+// included).
+func (c *census) notUnder(target uint32) (subjects, service int) {
+	subjects = c.total - c.subjects[target]
+	for id, n := range c.service {
+		if id != target {
+			service += n
+		}
+	}
+	return subjects, service
 }
 
 // rewrapItem is one subject key in a rewrap batch.
