@@ -64,6 +64,15 @@ func (s testServer) adminToken(t *testing.T) string {
 // context, as SIGINT does, and checks that it shut down cleanly.
 func startServer(t *testing.T, dir string, extra ...string) (srv testServer, stop func()) {
 	t.Helper()
+	_, url, stop := serveOut(t, dir, extra...)
+	return testServer{url: url, dir: dir}, stop
+}
+
+// serveOut runs "featurevault serve" on dir with extra flags until the
+// test ends or stop is called, and returns what it printed on stdout up
+// to and including the line with its URL, and the URL.
+func serveOut(t *testing.T, dir string, extra ...string) (out []string, url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
@@ -77,12 +86,15 @@ func startServer(t *testing.T, dir string, extra ...string) (srv testServer, sto
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
-	urls := make(chan string, 1)
+	lines := make(chan []string, 1)
 	go func() {
+		var got []string
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if url, ok := strings.CutPrefix(sc.Text(), "featurevault serving on "); ok {
-				urls <- url
+			got = append(got, sc.Text())
+			if strings.HasPrefix(sc.Text(), "featurevault serving on ") {
+				lines <- got
+				break
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -96,18 +108,16 @@ func startServer(t *testing.T, dir string, extra ...string) (srv testServer, sto
 			}
 		})
 	}
+	t.Cleanup(stop)
 	select {
-	case url := <-urls:
-		t.Cleanup(stop)
-		return testServer{url: url, dir: dir}, stop
+	case out = <-lines:
+		return out, strings.TrimPrefix(out[len(out)-1], "featurevault serving on "), stop
 	case err := <-done:
-		cancel()
 		t.Fatalf("serve exited before listening: %v; logs:\n%s", err, logs)
 	case <-time.After(30 * time.Second):
-		stop()
 		t.Fatalf("serve printed no URL within 30s; logs:\n%s", logs)
 	}
-	return testServer{}, nil
+	return nil, "", stop
 }
 
 // cli runs one client command against srv and returns its stdout,

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,60 +63,6 @@ func TestServeRefusesBadEdgeFlagsBeforeTouchingTheDataDirectory(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serveOut runs "featurevault serve" on dir with extra flags until the
-// test ends or stop is called, and returns what it printed on stdout up
-// to and including the line with its URL, and the URL.
-func serveOut(t *testing.T, dir string, extra ...string) (out []string, url string, stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
-	root := newRootCmd(noEnv)
-	root.SetArgs(append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...))
-	root.SetOut(pw)
-	root.SetErr(logs)
-	done := make(chan error, 1)
-	go func() {
-		err := root.ExecuteContext(ctx)
-		pw.CloseWithError(io.EOF)
-		done <- err
-	}()
-	lines := make(chan []string, 1)
-	go func() {
-		var got []string
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			got = append(got, sc.Text())
-			if strings.HasPrefix(sc.Text(), "featurevault serving on ") {
-				lines <- got
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v after shutdown; logs:\n%s", err, logs)
-		}
-	}
-	t.Cleanup(stop)
-	select {
-	case out = <-lines:
-		return out, strings.TrimPrefix(out[len(out)-1], "featurevault serving on "), stop
-	case err := <-done:
-		t.Fatalf("serve exited before listening: %v; logs:\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve printed no URL within 30s; logs:\n%s", logs)
-	}
-	return nil, "", stop
 }
 
 // TestSelfSignedTLSServesClientsThatTrustThePrintedCertificate starts

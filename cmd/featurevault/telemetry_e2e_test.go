@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,56 +28,13 @@ import (
 // it printed. stop shuts the server down and checks it stopped cleanly.
 func startServerWithMetrics(t *testing.T, dir string, extra ...string) (srv testServer, metricsURL string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
-	root := newRootCmd(noEnv)
-	root.SetArgs(append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--log-level", "warn"}, extra...))
-	root.SetOut(pw)
-	root.SetErr(logs)
-	done := make(chan error, 1)
-	go func() {
-		err := root.ExecuteContext(ctx)
-		pw.CloseWithError(io.EOF)
-		done <- err
-	}()
-	urls := make(chan [2]string, 1)
-	go func() {
-		var metrics string
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "featurevault metrics on "); ok {
-				metrics = u
-			}
-			if u, ok := strings.CutPrefix(sc.Text(), "featurevault serving on "); ok {
-				urls <- [2]string{u, metrics}
-			}
+	out, url, stop := serveOut(t, dir, append([]string{"--metrics-listen", "127.0.0.1:0"}, extra...)...)
+	for _, line := range out {
+		if u, ok := strings.CutPrefix(line, "featurevault metrics on "); ok {
+			return testServer{url: url, dir: dir}, u, stop
 		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve returned %v after shutdown; logs:\n%s", err, logs)
-			}
-		})
 	}
-	select {
-	case u := <-urls:
-		t.Cleanup(stop)
-		if u[1] == "" {
-			t.Fatalf("serve printed no \"featurevault metrics on URL\" line before it served")
-		}
-		return testServer{url: u[0], dir: dir}, u[1], stop
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve exited before listening: %v; logs:\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		stop()
-		t.Fatalf("serve printed no URL within 30s; logs:\n%s", logs)
-	}
+	t.Fatalf("serve printed no \"featurevault metrics on URL\" line before it served:\n%s", strings.Join(out, "\n"))
 	return testServer{}, "", nil
 }
 
