@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/featurevault/featurevault/internal/httpserve"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/telemetry"
 )
@@ -164,19 +164,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		protocols.SetUnencryptedHTTP2(true)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("rpc: serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("rpc: shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	if err := httpserve.Run(ctx, srv, ln, 10*time.Second); err != nil {
 		return fmt.Errorf("rpc: serve: %w", err)
 	}
 	return nil

@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/featurevault/featurevault/internal/httpserve"
 )
 
 // MetricsPath is where the metrics listener serves the Prometheus text.
@@ -47,19 +48,7 @@ func (t *T) ServeMetrics(ctx context.Context, ln net.Listener, tlsConfig *tls.Co
 		srv.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("telemetry: serve metrics: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("telemetry: shut down the metrics listener: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	if err := httpserve.Run(ctx, srv, ln, 5*time.Second); err != nil {
 		return fmt.Errorf("telemetry: serve metrics: %w", err)
 	}
 	return nil
