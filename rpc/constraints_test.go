@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,8 +9,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -172,24 +169,13 @@ func constrainedTable(t *testing.T, ages []int64, tiers []string) []byte {
 		{Name: "age", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "tier", Type: arrow.BinaryTypes.String},
 	}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i, age := range ages {
-		b.Field(0).(*array.StringBuilder).Append(constrainedKey + "-" + strconv.Itoa(i))
-		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixMicro()))
-		b.Field(2).(*array.Int64Builder).Append(age)
-		b.Field(3).(*array.StringBuilder).Append(tiers[i])
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return ipcStream(t, schema, func(b *array.RecordBuilder) {
+		for i, age := range ages {
+			b.Field(0).(*array.StringBuilder).Append(constrainedKey + "-" + strconv.Itoa(i))
+			b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixMicro()))
+			b.Field(2).(*array.Int64Builder).Append(age)
+			b.Field(3).(*array.StringBuilder).Append(tiers[i])
+		}
+	})
 }
