@@ -132,6 +132,10 @@ func (d *Decoder) Fields() []string {
 // null list element) is left out of rows and reported as a refusal instead,
 // at position first + its index in rec; kept[i] is the position in rec of
 // rows[i]. Values are copies: rows stay valid after rec is released.
+//
+// rec must be well formed: read it with NewStreamReader or OpenFile,
+// which validate every batch. Arrow arrays trust their offsets, so a
+// corrupt batch from ipc.NewReader can make Decode index out of range.
 func (d *Decoder) Decode(rec arrow.RecordBatch, first int64, dst []store.Row) (rows []store.Row, kept []int, refused []store.Refusal) {
 	n := int(rec.NumRows())
 	keyAt := d.keyOf(rec.Column(d.keyCol))

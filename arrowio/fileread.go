@@ -10,13 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/featurevault/featurevault/store"
 )
@@ -133,43 +128,26 @@ func OpenFile(ctx context.Context, path string, f Format, v store.View, e store.
 	return nil, fmt.Errorf("arrowio: unknown format %q; use arrow, parquet or csv", f)
 }
 
-func openParquet(ctx context.Context, path string, mem memory.Allocator, batchRows int) (*Source, error) {
-	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(mem)))
-	if err != nil {
-		return nil, fmt.Errorf("arrowio: %s is not a readable Parquet file: %w", path, err)
-	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
-	if err != nil {
-		_ = pf.Close()
-		return nil, fmt.Errorf("arrowio: read the schema of %s: %w", path, err)
-	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
-	if err != nil {
-		_ = pf.Close()
-		return nil, fmt.Errorf("arrowio: read %s: %w", path, err)
-	}
-	return &Source{RecordReader: rr, Format: FormatParquet, Rows: pf.NumRows(), closer: pf.Close}, nil
-}
-
+// openArrow reads an Arrow IPC stream, or the stream inside an IPC file.
+// A file is "ARROW1", two bytes of padding, a stream (schema, batches,
+// end-of-stream marker: every writer puts it there for sequential
+// readers), then a footer indexing it. The footer is not read: it repeats
+// the schema, and ipc.NewFileReader trusts it (a corrupt footer panics
+// or claims allocations of any size), while StreamReader checks every
+// message before Arrow parses it.
 func openArrow(path string, mem memory.Allocator) (*Source, error) {
 	fh, err := os.Open(path) // #nosec G304 -- a file the caller names (the CLI's operator)
 	if err != nil {
 		return nil, err
 	}
-	magic := make([]byte, 6)
-	if _, err := io.ReadFull(fh, magic); err == nil && string(magic) == "ARROW1" {
-		fr, err := ipc.NewFileReader(fh, ipc.WithAllocator(mem))
-		if err != nil {
+	head := make([]byte, 8) // the magic and its padding
+	if _, err := io.ReadFull(fh, head); err != nil || !bytes.HasPrefix(head, []byte(arrowFileMagic)) {
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
 			_ = fh.Close()
-			return nil, fmt.Errorf("arrowio: %s is not a readable Arrow IPC file: %w", path, err)
+			return nil, err
 		}
-		return &Source{RecordReader: &fileRecords{r: fr}, Format: FormatArrow, Rows: -1, closer: fh.Close}, nil
 	}
-	if _, err := fh.Seek(0, io.SeekStart); err != nil {
-		_ = fh.Close()
-		return nil, err
-	}
-	r, err := ipc.NewReader(bufio.NewReaderSize(fh, 1<<20), ipc.WithAllocator(mem))
+	r, err := NewStreamReader(bufio.NewReaderSize(fh, 1<<20), mem, DefaultMaxBatchBytes)
 	if err != nil {
 		_ = fh.Close()
 		return nil, fmt.Errorf("arrowio: %s is not a readable Arrow IPC stream or file: %w", path, err)
@@ -177,38 +155,9 @@ func openArrow(path string, mem memory.Allocator) (*Source, error) {
 	return &Source{RecordReader: r, Format: FormatArrow, Rows: -1, closer: fh.Close}, nil
 }
 
-// fileRecords reads the record batches of an IPC file in order.
-type fileRecords struct {
-	r   *ipc.FileReader
-	i   int
-	cur arrow.RecordBatch
-	err error
-}
-
-func (f *fileRecords) Schema() *arrow.Schema { return f.r.Schema() }
-func (f *fileRecords) Next() bool {
-	if f.cur != nil {
-		f.cur.Release()
-		f.cur = nil
-	}
-	if f.err != nil || f.i >= f.r.NumRecords() {
-		return false
-	}
-	f.cur, f.err = f.r.RecordBatch(f.i)
-	f.i++
-	return f.err == nil
-}
-func (f *fileRecords) RecordBatch() arrow.RecordBatch { return f.cur }
-func (f *fileRecords) Record() arrow.RecordBatch      { return f.cur }
-func (f *fileRecords) Err() error                     { return f.err }
-func (f *fileRecords) Retain()                        {}
-func (f *fileRecords) Release() {
-	if f.cur != nil {
-		f.cur.Release()
-		f.cur = nil
-	}
-	_ = f.r.Close()
-}
+// arrowFileMagic starts an Arrow IPC file; padding to 8 bytes and the
+// stream follow.
+const arrowFileMagic = "ARROW1"
 
 func countLines(path string) (int64, error) {
 	fh, err := os.Open(path) // #nosec G304 -- a file the caller names (the CLI's operator)

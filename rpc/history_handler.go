@@ -11,7 +11,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/featurevault/featurevault/arrowio"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
@@ -69,7 +68,7 @@ func (h *arrowHandler) getHistorical(ctx context.Context, req *connect.Request[f
 	if len(m.EntityRows) == 0 {
 		return invalid(errors.New("entity_rows is empty; send the entity rows as an Arrow IPC stream with the entity key and event_timestamp columns"))
 	}
-	rd, err := ipc.NewReader(bytes.NewReader(m.EntityRows), ipc.WithAllocator(arrowMem))
+	rd, err := arrowio.NewStreamReader(bytes.NewReader(m.EntityRows), arrowMem, maxIngestBatchBytes)
 	if err != nil {
 		return invalid(fmt.Errorf("entity_rows is not an Arrow IPC stream: %w", err))
 	}

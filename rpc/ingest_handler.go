@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/featurevault/featurevault/arrowio"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
@@ -74,7 +73,7 @@ func (h *arrowHandler) ingestArrow(ctx context.Context, stream *connect.ClientSt
 		}
 		return stream.Msg().ArrowIpc, nil
 	})
-	rd, err := ipc.NewReader(chunks, ipc.WithAllocator(arrowMem), ipc.WithBodySizeLimit(maxIngestBatchBytes))
+	rd, err := arrowio.NewStreamReader(chunks, arrowMem, maxIngestBatchBytes)
 	if err != nil {
 		return nil, streamError(err, "the stream does not start with an Arrow IPC schema")
 	}

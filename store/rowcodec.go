@@ -42,23 +42,45 @@ func appendSlot(b, ciphertext []byte) []byte {
 	return append(b, ciphertext...)
 }
 
-// decodeRow parses a row value. Slots alias b.
+// uvarint is binary.Uvarint that also refuses a padded encoding (a last
+// byte of zero after the first, as in 0x80 0x00 for 0), so that a row
+// value has exactly one encoding. n <= 0 means no canonical varint.
+func uvarint(b []byte) (x uint64, n int) {
+	x, n = binary.Uvarint(b)
+	if n > 1 && b[n-1] == 0 {
+		return 0, 0
+	}
+	return x, n
+}
+
+// varint is binary.Varint with uvarint's canonical check.
+func varint(b []byte) (int64, int) {
+	ux, n := uvarint(b)
+	x := int64(ux >> 1) // #nosec G115 -- zig-zag decoding, as binary.Varint
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x, n
+}
+
+// decodeRow parses a row value, refusing any encoding appendRowHeader and
+// appendSlot would not have written. Slots alias b.
 func decodeRow(b []byte, r *encodedRow) error {
 	if len(b) == 0 || b[0] != rowFormat {
 		return errRowFormat
 	}
 	b = b[1:]
-	sv, n := binary.Uvarint(b)
+	sv, n := uvarint(b)
 	if n <= 0 || sv > 1<<32-1 {
 		return errRowFormat
 	}
 	b = b[n:]
-	created, n := binary.Varint(b)
+	created, n := varint(b)
 	if n <= 0 {
 		return errRowFormat
 	}
 	b = b[n:]
-	count, n := binary.Uvarint(b)
+	count, n := uvarint(b)
 	if n <= 0 || count > uint64(len(b)) {
 		return errRowFormat
 	}
@@ -66,7 +88,7 @@ func decodeRow(b []byte, r *encodedRow) error {
 	r.schemaVersion, r.createdNanos = uint32(sv), created
 	r.slots = r.slots[:0]
 	for range count {
-		h, n := binary.Uvarint(b)
+		h, n := uvarint(b)
 		if n <= 0 {
 			return errRowFormat
 		}

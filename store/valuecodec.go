@@ -152,7 +152,8 @@ func appendPlain(b []byte, t FieldType, v any) []byte {
 }
 
 // decodePlain is the inverse of appendPlain. A length that does not fit the
-// type means the bytes are not what was written.
+// type, or any other encoding appendPlain would not write, means the bytes
+// are not what was written.
 func decodePlain(t FieldType, p []byte) (any, bool) {
 	switch t {
 	case Bool:
@@ -179,7 +180,11 @@ func decodePlain(t FieldType, p []byte) (any, bool) {
 			return nil, false
 		}
 		sec := int64(binary.BigEndian.Uint64(p)) // #nosec G115 -- two's-complement bit reinterpretation, the inverse of the encoding
-		return time.Unix(sec, int64(binary.BigEndian.Uint32(p[8:]))).UTC(), true
+		nsec := binary.BigEndian.Uint32(p[8:])
+		if nsec >= 1e9 { // not an encoding appendPlain writes
+			return nil, false
+		}
+		return time.Unix(sec, int64(nsec)).UTC(), true
 	case Float32List:
 		if len(p)%4 != 0 {
 			return nil, false
