@@ -100,7 +100,7 @@ func newArrowEnvWith(t testing.TB, syncWrites bool, specYAML string, columns fun
 		columns = denyFields()
 	}
 	env := &arrowEnv{store: st, mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
-	h := &arrowHandler{store: st, log: arrowTestLog, columns: columns, record: func(_ context.Context, _ http.Header, a access) error {
+	h := &arrowHandler{store: st, log: arrowTestLog, columns: columns, maxBatchBytes: DefaultMaxIngestBatchBytes, record: func(_ context.Context, _ http.Header, a access) error {
 		env.mu.Lock()
 		env.accesses = append(env.accesses, a)
 		env.mu.Unlock()

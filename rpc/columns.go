@@ -105,7 +105,7 @@ func (h *featureHandler) recordAccess(ctx context.Context, hdr http.Header, a ac
 // arrow returns the handler of the Arrow calls, wired to this handler's
 // store, logger, policy and audit.
 func (h *featureHandler) arrow() *arrowHandler {
-	return &arrowHandler{store: h.store, log: h.log, columns: h.allowedColumns, record: h.recordAccess}
+	return &arrowHandler{store: h.store, log: h.log, columns: h.allowedColumns, record: h.recordAccess, maxBatchBytes: h.srv.cfg.maxIngestBatchBytes}
 }
 
 // ReadBatches implements FeatureServiceHandler; see arrowHandler.ReadBatches.
@@ -130,4 +130,6 @@ type arrowHandler struct {
 	log     *slog.Logger
 	columns func(ctx context.Context, hdr http.Header, view, action string, requested []string) (allowed, denied []string, err error)
 	record  func(ctx context.Context, hdr http.Header, a access) error
+	// maxBatchBytes bounds one record batch a client sends.
+	maxBatchBytes int64
 }

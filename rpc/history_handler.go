@@ -68,9 +68,9 @@ func (h *arrowHandler) getHistorical(ctx context.Context, req *connect.Request[f
 	if len(m.EntityRows) == 0 {
 		return invalid(errors.New("entity_rows is empty; send the entity rows as an Arrow IPC stream with the entity key and event_timestamp columns"))
 	}
-	rd, err := arrowio.NewStreamReader(bytes.NewReader(m.EntityRows), arrowMem, maxIngestBatchBytes)
+	rd, err := arrowio.NewStreamReader(bytes.NewReader(m.EntityRows), arrowMem, h.maxBatchBytes)
 	if err != nil {
-		return invalid(fmt.Errorf("entity_rows is not an Arrow IPC stream: %w", err))
+		return streamError(err, "entity_rows is not an Arrow IPC stream")
 	}
 	defer rd.Release()
 	in := rd.Schema()
@@ -117,7 +117,7 @@ func (h *arrowHandler) getHistorical(ctx context.Context, req *connect.Request[f
 		}
 	}
 	if err := rd.Err(); err != nil {
-		return invalid(fmt.Errorf("entity_rows: %w", err))
+		return streamError(err, "entity_rows")
 	}
 	return stream.Send(&fvv1.GetHistoricalFeaturesResponse{ArrowIpc: arrowio.EndOfStream})
 }

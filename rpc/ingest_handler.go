@@ -14,9 +14,10 @@ import (
 	"github.com/featurevault/featurevault/store"
 )
 
-// maxIngestBatchBytes bounds the body of one record batch of an ingest
-// stream; a batch that large would not commit atomically anyway.
-const maxIngestBatchBytes = 64 << 20
+// DefaultMaxIngestBatchBytes is the default bound on the body of one Arrow
+// record batch a client sends (IngestArrow, GetHistoricalFeatures' entity
+// rows); a batch that large would not commit atomically anyway.
+const DefaultMaxIngestBatchBytes = 64 << 20
 
 // maxReportedRefusals is how many refused rows an ingest reports in detail.
 const maxReportedRefusals = store.DefaultMaxRefusals
@@ -73,7 +74,7 @@ func (h *arrowHandler) ingestArrow(ctx context.Context, stream *connect.ClientSt
 		}
 		return stream.Msg().ArrowIpc, nil
 	})
-	rd, err := arrowio.NewStreamReader(chunks, arrowMem, maxIngestBatchBytes)
+	rd, err := arrowio.NewStreamReader(chunks, arrowMem, h.maxBatchBytes)
 	if err != nil {
 		return nil, streamError(err, "the stream does not start with an Arrow IPC schema")
 	}
@@ -133,7 +134,16 @@ func streamError(err error, what string) error {
 	if errors.As(err, &ce) {
 		return ce
 	}
+	if errors.Is(err, arrowio.ErrBatchTooLarge) {
+		return batchTooLarge(fmt.Errorf("%s: %w", what, err))
+	}
 	return invalid(fmt.Errorf("%s: %v", what, err))
+}
+
+// batchTooLarge is the answer to a record batch over the server's limit:
+// ResourceExhausted, naming the flag that sets the limit.
+func batchTooLarge(err error) error {
+	return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%v (the server's limit, --max-ingest-batch-bytes)", err))
 }
 
 // partial adds to err what was written before it, as an

@@ -51,8 +51,8 @@ func TestArrowCallsRefuseABatchClaimingAHugeBody(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := cs.CloseAndReceive()
-		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "exceeds the size limit") {
-			t.Errorf("error %v; want InvalidArgument saying the batch exceeds the size limit", err)
+		if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "exceeds the size limit") || !strings.Contains(err.Error(), "--max-ingest-batch-bytes") {
+			t.Errorf("error %v; want ResourceExhausted saying the batch exceeds the size limit set by --max-ingest-batch-bytes", err)
 		}
 	})
 	t.Run("GetHistoricalFeatures", func(t *testing.T) {
@@ -65,8 +65,8 @@ func TestArrowCallsRefuseABatchClaimingAHugeBody(t *testing.T) {
 		}
 		for ss.Receive() {
 		}
-		if err := ss.Err(); connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "exceeds the size limit") {
-			t.Errorf("error %v; want InvalidArgument saying the batch exceeds the size limit", err)
+		if err := ss.Err(); connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "exceeds the size limit") || !strings.Contains(err.Error(), "--max-ingest-batch-bytes") {
+			t.Errorf("error %v; want ResourceExhausted saying the batch exceeds the size limit set by --max-ingest-batch-bytes", err)
 		}
 		_ = ss.Close()
 	})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
@@ -279,5 +281,47 @@ func TestAdminStreamsAreExemptFromTheStreamDuration(t *testing.T) {
 	}
 	if err := st.Err(); err != nil || !finished {
 		t.Fatalf("a backup held past the stream limit ended with %v (finished %v), want it to finish", err, finished)
+	}
+}
+
+// TestIngestBatchLimitNamesItsFlag runs a server whose Arrow batch limit
+// is 4 KiB: an 8 KiB batch is refused with ResourceExhausted naming
+// --max-ingest-batch-bytes and writes nothing; a small one is written.
+func TestIngestBatchLimitNamesItsFlag(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), rpc.WithMaxIngestBatchBytes(4<<10))
+	applySpec(t, s)
+	avatar := func(n int) []byte {
+		return ingestTable(t, arrow.Field{Name: "avatar", Type: arrow.BinaryTypes.Binary, Nullable: true}, func(b array.Builder) {
+			b.(*array.BinaryBuilder).Append(bytes.Repeat([]byte{7}, n))
+		})
+	}
+	ingest := func(payload []byte) error {
+		cs := s.feature.IngestArrow(t.Context())
+		if err := cs.Send(&fvv1.IngestArrowRequest{View: "profile", ArrowIpc: payload}); err != nil {
+			return err
+		}
+		_, err := cs.CloseAndReceive()
+		return err
+	}
+	online := func() fvv1.FieldStatus {
+		res, err := s.feature.GetOnlineFeatures(t.Context(), connect.NewRequest(&fvv1.GetOnlineFeaturesRequest{View: "profile", EntityKeys: []string{markerKey}, Features: []string{"avatar"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.Rows[0].Statuses[0]
+	}
+	err := ingest(avatar(8 << 10))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "--max-ingest-batch-bytes") {
+		t.Fatalf("an 8 KiB batch over a 4 KiB limit: %v, want ResourceExhausted naming --max-ingest-batch-bytes", err)
+	}
+	if st := online(); st != fvv1.FieldStatus_FIELD_STATUS_NOT_FOUND {
+		t.Fatalf("after the refused batch the row's status is %v, want NOT_FOUND", st)
+	}
+	if err := ingest(avatar(16)); err != nil {
+		t.Fatalf("a small batch under the limit: %v", err)
+	}
+	if st := online(); st != fvv1.FieldStatus_FIELD_STATUS_PRESENT {
+		t.Fatalf("after the accepted batch the row's status is %v, want PRESENT", st)
 	}
 }

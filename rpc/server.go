@@ -40,17 +40,18 @@ type Server struct {
 }
 
 type config struct {
-	logger          *slog.Logger
-	maxRequestBytes int
-	certFile        string
-	keyFile         string
-	allowPlaintext  bool
-	env             string
-	rate            float64
-	burst           int
-	now             func() time.Time
-	telemetry       *telemetry.T // nil: none (WithTelemetry)
-	edge            edgeConfig   // client CAs, CORS, stream limits (edge.go)
+	logger              *slog.Logger
+	maxRequestBytes     int
+	certFile            string
+	keyFile             string
+	allowPlaintext      bool
+	env                 string
+	rate                float64
+	burst               int
+	now                 func() time.Time
+	maxIngestBatchBytes int64
+	telemetry           *telemetry.T // nil: none (WithTelemetry)
+	edge                edgeConfig   // client CAs, CORS, stream limits (edge.go)
 }
 
 // Option configures a Server.
@@ -62,6 +63,18 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // WithMaxRequestBytes limits the size of one request message; larger ones
 // are refused with ResourceExhausted (default DefaultMaxRequestBytes).
 func WithMaxRequestBytes(n int) Option { return func(c *config) { c.maxRequestBytes = n } }
+
+// WithMaxIngestBatchBytes bounds the body of one Arrow record batch a
+// client sends (IngestArrow, GetHistoricalFeatures' entity rows); larger
+// ones are refused with ResourceExhausted before they are read (default
+// DefaultMaxIngestBatchBytes; zero or less keeps the default).
+func WithMaxIngestBatchBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxIngestBatchBytes = n
+		}
+	}
+}
 
 // WithTLS serves TLS with the certificate and key in these PEM files.
 func WithTLS(certFile, keyFile string) Option {
@@ -90,7 +103,7 @@ const DefaultEnv = "dev"
 // NewServer returns a server for b.
 func NewServer(b *Backend, opts ...Option) *Server {
 	cfg := config{
-		logger: slog.Default(), maxRequestBytes: DefaultMaxRequestBytes,
+		logger: slog.Default(), maxRequestBytes: DefaultMaxRequestBytes, maxIngestBatchBytes: DefaultMaxIngestBatchBytes,
 		env: DefaultEnv, rate: 10_000, burst: 20_000, now: time.Now,
 	}
 	for _, o := range opts {

@@ -30,6 +30,7 @@ type serveConfig struct {
 	tlsKey          string
 	allowPlaintext  bool
 	maxRequestBytes int
+	maxIngestBatch  int64
 	env             string
 	rateLimit       float64
 	rateBurst       int
@@ -92,6 +93,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&cfg.allowPlaintext, "allow-plaintext", false, "allow plaintext HTTP on a non-loopback address")
 	f.IntVar(&cfg.maxRequestBytes, "max-request-bytes", rpc.DefaultMaxRequestBytes, "largest request message accepted, in bytes")
+	f.Int64Var(&cfg.maxIngestBatch, "max-ingest-batch-bytes", rpc.DefaultMaxIngestBatchBytes, "largest Arrow record batch body a client may send (ingest, entity rows of point-in-time joins), in bytes")
 	f.StringVar(&cfg.env, "env", rpc.DefaultEnv, "environment this server runs in (prod, staging, dev); policies and principals' env attribute refer to it")
 	f.Float64Var(&cfg.rateLimit, "rate-limit", 10_000, "requests per second allowed to each principal on average (0: no limit)")
 	f.IntVar(&cfg.rateBurst, "rate-burst", 20_000, "requests a principal may make in a burst above --rate-limit")
@@ -120,6 +122,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	if cfg.maxRequestBytes <= 0 {
 		return fmt.Errorf("--max-request-bytes must be positive, got %d", cfg.maxRequestBytes)
+	}
+	if cfg.maxIngestBatch <= 0 {
+		return fmt.Errorf("--max-ingest-batch-bytes must be positive, got %d", cfg.maxIngestBatch)
 	}
 	clientCAs, err := cfg.edge.check(cfg.tlsCert != "")
 	if err != nil {
@@ -177,6 +182,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		rpc.WithTelemetry(tel),
 		rpc.WithLogger(logger),
 		rpc.WithMaxRequestBytes(cfg.maxRequestBytes),
+		rpc.WithMaxIngestBatchBytes(cfg.maxIngestBatch),
 		rpc.WithAllowPlaintext(cfg.allowPlaintext),
 		rpc.WithEnv(cfg.env),
 		rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst),

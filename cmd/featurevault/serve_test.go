@@ -49,6 +49,7 @@ func TestServeRefusesBadSetupBeforeTouchingTheDataDirectory(t *testing.T) {
 		{"bad log format", []string{"--log-format", "xml"}, `--log-format "xml": use text or json`},
 		{"bad log level", []string{"--log-level", "loud"}, `--log-level "loud"`},
 		{"non-positive request limit", []string{"--max-request-bytes", "0"}, "--max-request-bytes must be positive"},
+		{"non-positive ingest batch limit", []string{"--max-ingest-batch-bytes", "-1"}, "--max-ingest-batch-bytes must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
