@@ -116,7 +116,7 @@ func TestRunReportsEveryOperationWithoutErrors(t *testing.T) {
 	cfg.seedBatch = 100
 	cfg.phases = []string{phaseCompare, phaseScale, phaseMix, phaseExport}
 	cfg.clients = 4
-	cfg.duration = 150 * time.Millisecond
+	cfg.duration = 600 * time.Millisecond // phases end at cfg.requests first; the time bound is for -race on a busy machine
 	cfg.requests = 60
 	cfg.rounds = 2
 	cfg.warmup = 20 * time.Millisecond
