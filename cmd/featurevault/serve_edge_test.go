@@ -49,17 +49,8 @@ func TestServeRefusesBadEdgeFlagsBeforeTouchingTheDataDirectory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := filepath.Join(t.TempDir(), "data")
-			var stdout, stderr bytes.Buffer
-			args := append([]string{"serve", "--data", dir}, tt.args...)
-			if code := run(t.Context(), args, noEnv, strings.NewReader(""), &stdout, &stderr); code != 1 {
-				t.Errorf("featurevault %s exited %d, want 1", strings.Join(args, " "), code)
-			}
-			if !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.want)
-			}
-			if _, err := os.Stat(dir); !os.IsNotExist(err) {
-				t.Errorf("a refused serve created %s (stat: %v)", dir, err)
+			if stderr := serveRefused(t, tt.args...); !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
 			}
 		})
 	}

@@ -201,26 +201,14 @@ func TestServeRefusesBadTelemetryFlagsAndChangesNothing(t *testing.T) {
 		{[]string{"--otel-endpoint", "collector:4318"}, []string{"--otel-endpoint", "http://"}},
 		{[]string{"--otel-endpoint", "http://u:hunter2@collector:4318"}, []string{"--otel-endpoint", "OTEL_EXPORTER_OTLP_HEADERS"}},
 	} {
-		dir := filepath.Join(t.TempDir(), "data")
-		root := newRootCmd(noEnv)
-		root.SetArgs(append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, tt.args...))
-		root.SetOut(io.Discard)
-		root.SetErr(io.Discard)
-		err := root.ExecuteContext(t.Context())
-		if err == nil {
-			t.Errorf("serve %v: no error, want one", tt.args)
-			continue
-		}
+		stderr := serveRefused(t, append([]string{"--listen", "127.0.0.1:0"}, tt.args...)...)
 		for _, w := range tt.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("serve %v: error %q, want it to contain %q", tt.args, err, w)
+			if !strings.Contains(stderr, w) {
+				t.Errorf("serve %v: stderr %q, want it to contain %q", tt.args, stderr, w)
 			}
 		}
-		if strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("serve %v: error %q repeats the password", tt.args, err)
-		}
-		if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
-			t.Errorf("serve %v: the data directory exists after the refusal (stat: %v), want nothing created", tt.args, serr)
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("serve %v: stderr %q repeats the password", tt.args, stderr)
 		}
 	}
 }
