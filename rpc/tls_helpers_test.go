@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -111,30 +110,8 @@ func writePair(t *testing.T, dir string, c tls.Certificate) (certFile, keyFile s
 // the test ends and returns the https URL and the bootstrap admin token.
 func serveTLS(t *testing.T, dir string, opts ...rpc.Option) (url, token string) {
 	t.Helper()
-	b := openBackend(t, dir, quietLog)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- rpc.NewServer(b, append([]rpc.Option{rpc.WithLogger(quietLog)}, opts...)...).Serve(ctx, ln)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := b.Close(); err != nil {
-			t.Errorf("close backend: %v", err)
-		}
-	})
-	tok, err := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "https://" + ln.Addr().String(), strings.TrimSpace(string(tok))
+	s := serveBackend(t, dir, openBackend(t, dir, quietLog), opts...)
+	return "https" + strings.TrimPrefix(s.url, "http"), s.token
 }
 
 // tlsClient is an HTTP client that trusts roots and presents cert, if
