@@ -566,17 +566,7 @@ func (a *cpuAcc) use(res *loadgen.Result) CPUUse {
 
 // parseMix turns --mix into operations on FeatureVault.
 func (b *bench) parseMix() ([]loadgen.Op, error) {
-	var ops []loadgen.Op
-	for _, part := range strings.Split(b.cfg.mix, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		weight, err := strconv.Atoi(w)
-		if !ok || err != nil || weight < 0 {
-			return nil, fmt.Errorf("--mix %q: want name=weight pairs such as online1=70,write=10", part)
-		}
+	return mixOps(b.cfg.mix, "online1=70,write=10", func(name string, weight int) (*loadgen.Op, error) {
 		var op loadgen.Op
 		switch name {
 		case "online1":
@@ -591,14 +581,33 @@ func (b *bench) parseMix() ([]loadgen.Op, error) {
 			if weight > 0 && !offers("Aggregate") {
 				return nil, errors.New("--mix aggregate: this build's FeatureService has no Aggregate method; set its weight to 0")
 			}
-			continue
+			return nil, nil
 		default:
 			return nil, fmt.Errorf("--mix: unknown operation %q; use online1, online100, write, batch, aggregate", name)
 		}
-		if weight == 0 {
-			continue
+		return &op, nil
+	})
+}
+
+// mixOps parses a --mix of name=weight pairs into weighted operations. op
+// returns the operation a name stands for (nil to leave it out) or an
+// error for a name it does not know; names of weight 0 are left out, and
+// a mix with no operation left is refused.
+func mixOps(mix, example string, op func(name string, weight int) (*loadgen.Op, error)) ([]loadgen.Op, error) {
+	var ops []loadgen.Op
+	for _, part := range splitList(mix) {
+		name, w, ok := strings.Cut(part, "=")
+		weight, err := strconv.Atoi(w)
+		if !ok || err != nil || weight < 0 {
+			return nil, fmt.Errorf("--mix %q: want name=weight pairs such as %s", part, example)
 		}
-		ops = append(ops, withWeight(op, weight))
+		o, err := op(name, weight)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil && weight > 0 {
+			ops = append(ops, withWeight(*o, weight))
+		}
 	}
 	if len(ops) == 0 {
 		return nil, errors.New("--mix has no operation with a positive weight")

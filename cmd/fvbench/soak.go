@@ -308,13 +308,7 @@ func soakSetup(ctx context.Context, admin featurevaultv1connect.AdminServiceClie
 
 // parseMix turns --mix into operations.
 func (cfg *soakConfig) parseMix(p *soakPrincipals, denied, bad []*refusal) ([]loadgen.Op, error) {
-	var ops []loadgen.Op
-	for _, part := range splitList(cfg.mix) {
-		name, w, ok := strings.Cut(part, "=")
-		weight, err := strconv.Atoi(w)
-		if !ok || err != nil || weight < 0 {
-			return nil, fmt.Errorf("--mix %q: want name=weight pairs such as online1=60,denied=5", part)
-		}
+	return mixOps(cfg.mix, "online1=60,denied=5", func(name string, _ int) (*loadgen.Op, error) {
 		var op loadgen.Op
 		switch name {
 		case "online1":
@@ -336,14 +330,8 @@ func (cfg *soakConfig) parseMix(p *soakPrincipals, denied, bad []*refusal) ([]lo
 		default:
 			return nil, fmt.Errorf("--mix: unknown operation %q; use online1, online100, write, batch, export, aggregate, denied, bad", name)
 		}
-		if weight > 0 {
-			ops = append(ops, withWeight(op, weight))
-		}
-	}
-	if len(ops) == 0 {
-		return nil, errors.New("--mix has no operation with a positive weight")
-	}
-	return ops, nil
+		return &op, nil
+	})
 }
 
 // check refuses a soak that would load another machine, not stop by
