@@ -371,8 +371,9 @@ func (k *Keyring) loadCursor() (*RewrapCursor, error) {
 func describeSubject(id []byte) string {
 	n, w := binary.Uvarint(id)
 	// Compare n with what is left, never n+16: a length near 2^64 would
-	// wrap around and pass.
-	if w <= 0 || n > uint64(len(id)-w) || uint64(len(id)-w)-n != uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
+	// wrap around and pass. A padded varint (a last byte of zero after the
+	// first) is not one subjectID writes, so that id names no subject.
+	if w <= 0 || (w > 1 && id[w-1] == 0) || n > uint64(len(id)-w) || uint64(len(id)-w)-n != uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
 		return fmt.Sprintf("keystore key s/%x", id)
 	}
 	var bi BlindIndex
