@@ -9,6 +9,7 @@ import "sync"
 // verdicts under one policy version.
 type cacheKey struct {
 	principal string
+	idpRoles  string // Principal.IdPRoles joined by commas (role names hold none)
 	view      string
 	purpose   string
 	env       string

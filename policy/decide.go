@@ -64,7 +64,10 @@ func (e *Engine) Decide(p Principal, view string, fields []FieldRef, action Acti
 	if p.Revoked {
 		return Decision{}, ErrUnauthenticated
 	}
-	key := cacheKey{principal: p.Name, view: view, purpose: purpose, env: env, action: action}
+	if err := p.mayStatePurpose(purpose); err != nil {
+		return Decision{}, err
+	}
+	key := cacheKey{principal: p.Name, idpRoles: strings.Join(p.IdPRoles, ","), view: view, purpose: purpose, env: env, action: action}
 	vd := e.cache.get(key, e.version.Load())
 	if vd == nil {
 		var err error
@@ -114,9 +117,9 @@ func (e *Engine) decideViewLocked(k cacheKey) (*viewDecision, error) {
 		allowed: make([]bool, len(vf.names)),
 		rules:   make([]string, len(vf.names)),
 	}
-	sub := userSubject(k.principal)
+	subs := subjects(k.principal, k.idpRoles)
 	for i, f := range vf.names {
-		ok, rule, err := e.enforceLocked(sub, fieldObject(k.view, f), k.action, k.purpose, k.env)
+		ok, rule, err := e.enforceSubjectsLocked(subs, fieldObject(k.view, f), k.action, k.purpose, k.env)
 		if err != nil {
 			return nil, err
 		}
@@ -136,6 +139,58 @@ func (e *Engine) enforceLocked(sub, obj string, act Action, purpose, env string)
 		return false, RuleDefaultDeny, nil
 	}
 	return ok, "p, " + strings.Join(explain, ", "), nil
+}
+
+// subjects returns the Casbin subjects a request is decided for: the
+// principal, then each role its identity provider granted (idpRoles,
+// comma-separated). A role as a subject matches the rules of that role
+// and of the roles it inherits.
+func subjects(principal, idpRoles string) []string {
+	subs := []string{userSubject(principal)}
+	if idpRoles != "" {
+		subs = append(subs, strings.Split(idpRoles, ",")...)
+	}
+	return subs
+}
+
+// enforceSubjectsLocked decides for several subjects as one: a deny rule
+// matched for any of them denies, else an allow for any of them allows,
+// else the default deny. With one subject it is enforceLocked.
+func (e *Engine) enforceSubjectsLocked(subs []string, obj string, act Action, purpose, env string) (bool, string, error) {
+	if len(subs) == 1 {
+		return e.enforceLocked(subs[0], obj, act, purpose, env)
+	}
+	allowRule := ""
+	for _, sub := range subs {
+		ok, rule, err := e.enforceLocked(sub, obj, act, purpose, env)
+		if err != nil {
+			return false, "", err
+		}
+		switch {
+		case !ok && rule != RuleDefaultDeny:
+			return false, rule, nil
+		case ok && allowRule == "":
+			allowRule = rule
+		}
+	}
+	if allowRule != "" {
+		return true, allowRule, nil
+	}
+	return false, RuleDefaultDeny, nil
+}
+
+// mayStatePurpose checks purpose against the narrowing an identity
+// provider applied (Principal.Purposes).
+func (p *Principal) mayStatePurpose(purpose string) error {
+	if p.Purposes == nil || slices.Contains(p.Purposes, purpose) {
+		return nil
+	}
+	if len(p.Purposes) == 0 {
+		return fmt.Errorf("%w: the identity provider's token lists no purpose, so principal %s may state none here; ask for the purposes claim in the token",
+			ErrPurposeNotAllowed, quote(p.Name))
+	}
+	return fmt.Errorf("%w: the identity provider's token lets principal %s state %s, not %s",
+		ErrPurposeNotAllowed, quote(p.Name), strings.Join(p.Purposes, ", "), quote(purpose))
 }
 
 // project picks the requested fields out of a view decision.
@@ -235,7 +290,10 @@ func (e *Engine) Check(p Principal, object string, action Action, purpose, env s
 	if err := rec.mayClaim(purpose, env); err != nil {
 		return Verdict{}, err
 	}
-	ok, rule, err := e.enforceLocked(userSubject(p.Name), object, action, purpose, env)
+	if err := p.mayStatePurpose(purpose); err != nil {
+		return Verdict{}, err
+	}
+	ok, rule, err := e.enforceSubjectsLocked(subjects(p.Name, strings.Join(p.IdPRoles, ",")), object, action, purpose, env)
 	if err != nil {
 		return Verdict{}, err
 	}

@@ -66,6 +66,7 @@ type Engine struct {
 	principals map[string]*principalRecord
 	tokens     map[[sha256.Size]byte]string
 	views      map[string]*viewFields
+	identities map[string]IdentityMapping // by stored key (identities.go)
 
 	// version counts policy changes; cached decisions carry the version
 	// they were computed at and are used only while it is current.
@@ -143,6 +144,7 @@ func (e *Engine) loadLocked() error {
 		e.principals = map[string]*principalRecord{}
 		e.tokens = map[[sha256.Size]byte]string{}
 		e.views = map[string]*viewFields{}
+		e.identities = map[string]IdentityMapping{}
 	}
 	return err
 }
@@ -177,7 +179,11 @@ func (e *Engine) loadState() error {
 	if err != nil {
 		return fmt.Errorf("policy: read column groups: %w", err)
 	}
-	e.principals, e.tokens, e.views = principals, tokens, viewsFromGroups(groups)
+	identities, err := loadIdentities(e.store)
+	if err != nil {
+		return err
+	}
+	e.principals, e.tokens, e.views, e.identities = principals, tokens, viewsFromGroups(groups), identities
 	return nil
 }
 

@@ -43,6 +43,15 @@ type Principal struct {
 	Revoked   bool
 	CreatedAt time.Time
 	RevokedAt time.Time // zero unless Revoked
+	// IdPRoles are roles an identity provider grants for one request
+	// through role mappings (an OIDC groups claim, see IdentityMapping):
+	// Decide adds them to the principal's own. Empty for the store's own
+	// tokens and for certificates.
+	IdPRoles []string
+	// Purposes, when not nil, narrows the purposes a request may state to
+	// those the identity provider listed (an OIDC purposes claim mapping);
+	// the principal's purpose attribute still applies. Nil: no narrowing.
+	Purposes []string
 }
 
 // principalRecord is what is stored under "p/principal/NAME" (JSON). It
