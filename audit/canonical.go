@@ -28,6 +28,13 @@ import (
 // under the same key.
 const domain = "featurevault/audit/v1"
 
+// domainV2 starts the encoding of a record that names how its caller
+// authenticated: the version 1 encoding with domainV2 in place of domain,
+// followed by lp(Auth). A record with an empty Auth is always encoded as
+// version 1, so each record has exactly one encoding, and logs written
+// before Auth existed verify unchanged.
+const domainV2 = "featurevault/audit/v2"
+
 var errDecode = errors.New("bad encoding")
 
 // encodeContent returns r's canonical encoding, without r.Hash.
@@ -40,8 +47,13 @@ func encodeContent(r *Record) []byte {
 			n += len(s) + 2
 		}
 	}
+	n += len(r.Auth) + 2
 	b := make([]byte, 0, n)
-	b = append(b, domain...)
+	if r.Auth != "" {
+		b = append(b, domainV2...)
+	} else {
+		b = append(b, domain...)
+	}
 	b = appendLP(b, r.PrevHash)
 	b = binary.BigEndian.AppendUint64(b, r.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time.UnixNano()))
@@ -60,6 +72,9 @@ func encodeContent(r *Record) []byte {
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Delta))
 	b = appendLPString(b, r.Outcome)
 	b = appendLPString(b, r.Detail)
+	if r.Auth != "" {
+		b = appendLPString(b, r.Auth)
+	}
 	return b
 }
 
@@ -77,10 +92,15 @@ func encodeStored(content []byte, hash []byte) []byte {
 func decodeStored(b []byte) (Record, []byte, error) {
 	var r Record
 	d := decoder{b: b}
-	if len(b) < len(domain) || string(b[:len(domain)]) != domain {
+	v2 := false
+	switch {
+	case len(b) >= len(domain) && string(b[:len(domain)]) == domain:
+	case len(b) >= len(domainV2) && string(b[:len(domainV2)]) == domainV2:
+		v2 = true
+	default:
 		return r, nil, errDecode
 	}
-	d.off = len(domain)
+	d.off = len(domain) // both domains have the same length
 	r.PrevHash = d.bytes()
 	r.Seq = d.u64()
 	r.Time = time.Unix(0, int64(d.u64())).UTC() // #nosec G115 -- two's-complement round trip of the UnixNano written by encode
@@ -103,6 +123,11 @@ func decodeStored(b []byte) (Record, []byte, error) {
 	r.Delta = math.Float64frombits(d.u64())
 	r.Outcome = d.str()
 	r.Detail = d.str()
+	if v2 {
+		if r.Auth = d.str(); r.Auth == "" {
+			d.err = errDecode // an empty Auth is encoded as version 1
+		}
+	}
 	contentEnd := d.off
 	r.Hash = d.bytes()
 	if d.err != nil || d.off != len(b) {

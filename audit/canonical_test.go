@@ -101,3 +101,34 @@ func FuzzDecodeStored(f *testing.F) {
 		}
 	})
 }
+
+func TestCanonicalEncodingV2CarriesAuthAndV1StaysForEmptyAuth(t *testing.T) {
+	t.Parallel()
+	r := fullRecord()
+	v1 := encodeContent(&r)
+	if !bytes.HasPrefix(v1, []byte(domain)) {
+		t.Fatalf("a record without Auth is not encoded as version 1")
+	}
+	r.Auth = "oidc https://idp.example.com sub=248289"
+	b := encodeStored(encodeContent(&r), r.Hash)
+	if !bytes.HasPrefix(b, []byte(domainV2)) {
+		t.Fatalf("a record with Auth is not encoded as version 2")
+	}
+	got, content, err := decodeStored(b)
+	if err != nil {
+		t.Fatalf("decodeStored(v2): %v", err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("v2 round trip (-want +got):\n%s", diff)
+	}
+	if !bytes.Equal(content, encodeContent(&r)) {
+		t.Errorf("decoded content is not the canonical encoding")
+	}
+	// A version 2 record with an empty Auth is not canonical.
+	r.Auth = ""
+	forged := append([]byte(domainV2), encodeContent(&r)[len(domain):]...)
+	forged = appendLPString(forged, "")
+	if _, _, err := decodeStored(encodeStored(forged, r.Hash)); err == nil {
+		t.Errorf("decodeStored accepted a version 2 record with an empty Auth")
+	}
+}

@@ -20,3 +20,6 @@ func DecodeStored(b []byte) (Record, []byte, error) { return decodeStored(b) }
 
 // EncodeHead returns a stored head pointer.
 func EncodeHead(c Checkpoint) []byte { return encodeHead(c) }
+
+// CheckpointMessage returns the bytes a checkpoint's signature covers.
+func CheckpointMessage(c SignedCheckpoint) []byte { return c.message() }

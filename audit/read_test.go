@@ -165,6 +165,7 @@ func TestRecordHasNoFieldForValues(t *testing.T) {
 		"Entities": "int", "Subjects": "[]string", "Purpose": "string", "Env": "string",
 		"Rule": "string", "Epsilon": "float64", "Delta": "float64", "Outcome": "string",
 		"Detail": "string", "PrevHash": "audit.Digest", "Hash": "audit.Digest",
+		"Auth": "string", // how the caller authenticated (method and identity), never the credential
 	}
 	got := map[string]string{}
 	rt := reflect.TypeFor[audit.Record]()

@@ -74,6 +74,13 @@ type Record struct {
 	Outcome string `json:"outcome"`
 	// Detail is a short server-chosen phrase; see the contract above.
 	Detail string `json:"detail,omitempty"`
+	// Auth says how the caller authenticated, never with what: "token"
+	// (the store's own bearer token), "jwt" (a JWT the store issued),
+	// "oidc ISSUER sub=SUBJECT", "cert SPIFFE-ID" or "cert subject=DN",
+	// and "token; cert ..." when a client certificate accompanied a token.
+	// Empty for records the server writes on its own account and for
+	// records written before it existed. Append cuts it to MaxAuthLen.
+	Auth string `json:"auth,omitempty"`
 	// PrevHash is the Hash of record Seq-1 (empty for Seq 1).
 	PrevHash Digest `json:"prev_hash"`
 	// Hash is the MAC of this record's canonical encoding, which includes
@@ -86,6 +93,8 @@ const (
 	// MaxDetailLen is the longest Detail kept, in bytes; longer ones are cut
 	// at a rune boundary.
 	MaxDetailLen = 256
+	// MaxAuthLen is the longest Auth kept, in bytes.
+	MaxAuthLen = 1024
 	// MaxRecordLen bounds a record's canonical encoding, in bytes.
 	MaxRecordLen = 256 << 10
 )
@@ -152,6 +161,7 @@ func normalize(r Record) (Record, error) {
 		Delta:     r.Delta + 0,
 		Outcome:   clean(r.Outcome),
 		Detail:    truncate(clean(r.Detail), MaxDetailLen),
+		Auth:      truncate(clean(r.Auth), MaxAuthLen),
 	}
 	return out, nil
 }

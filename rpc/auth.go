@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/featurevault/featurevault/identity"
 	"github.com/featurevault/featurevault/policy"
 	"github.com/featurevault/featurevault/store"
 )
@@ -24,11 +25,14 @@ func PrincipalFrom(ctx context.Context) (policy.Principal, bool) {
 }
 
 // authInterceptor authenticates every call (unary and streaming) with the
-// bearer token in its Authorization header, then applies the principal's
-// rate limit. Nothing reaches a handler unauthenticated.
+// bearer token in its Authorization header (the store's token or JWT, or
+// an OIDC token) or, without one, its verified client certificate (see
+// identity.go for the precedence), then applies the principal's rate
+// limit. Nothing reaches a handler unauthenticated.
 type authInterceptor struct {
 	policy  *policy.Engine
 	limiter *limiter
+	oidc    *identity.OIDC // nil: no OIDC issuer trusted
 }
 
 func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
@@ -60,13 +64,27 @@ func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 
 func (a *authInterceptor) authenticate(ctx context.Context, h http.Header) (context.Context, error) {
 	auth := h.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || token == "" {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("no bearer token: send `Authorization: Bearer <token>` (the CLI takes --token or FEATUREVAULT_TOKEN)"))
+	token, bearer := strings.CutPrefix(auth, "Bearer ")
+	token = strings.TrimSpace(token)
+	leaf := peerCert(ctx)
+	var (
+		p   policy.Principal
+		how string
+		err error
+	)
+	switch {
+	case bearer && token != "":
+		p, how, err = a.fromToken(ctx, token)
+		if err == nil && leaf != nil {
+			how += "; cert " + identity.FromCertificate(leaf).String()
+		}
+	case auth == "" && leaf != nil:
+		p, how, err = a.fromCert(leaf)
+	default:
+		err = connect.NewError(connect.CodeUnauthenticated, errors.New("no bearer token: send `Authorization: Bearer <token>` (the CLI takes --token or FEATUREVAULT_TOKEN), or a client certificate mapped to a principal"))
 	}
-	p, err := a.policy.Authenticate(strings.TrimSpace(token))
 	if err != nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("the bearer token is not valid: it is unknown, expired or revoked"))
+		return nil, err
 	}
 	if err := a.limiter.allow(p.Name); err != nil {
 		return nil, err
@@ -74,5 +92,6 @@ func (a *authInterceptor) authenticate(ctx context.Context, h http.Header) (cont
 	// The stated purpose travels with the request into the store, which
 	// leaves out subjects restricted for it (opt-outs) on every read path.
 	ctx = store.WithPurpose(ctx, h.Get(HeaderPurpose))
+	ctx = context.WithValue(ctx, authKey{}, how)
 	return context.WithValue(ctx, principalKey{}, p), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tink-crypto/tink-go/v2/jwt"
 	"github.com/tink-crypto/tink-go/v2/mac"
+	"github.com/tink-crypto/tink-go/v2/signature"
 
 	"github.com/featurevault/featurevault/audit"
 	"github.com/featurevault/featurevault/kv"
@@ -31,6 +32,9 @@ type Backend struct {
 	Audit  *audit.Log
 	// Ledger holds each principal's differential-privacy budget.
 	Ledger *privacy.Ledger
+	// Checkpoints signs checkpoints of Audit with the Ed25519 keyset
+	// CheckpointKeyset (checkpoint_handler.go).
+	Checkpoints *audit.Checkpointer
 	// AdminTokenPath is set when this start created the bootstrap admin
 	// token (first start only).
 	AdminTokenPath string
@@ -92,6 +96,13 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	}()
 	alog, err := audit.Open(auditKV, m, audit.DefaultOptions())
 	if err != nil {
+		return nil, err
+	}
+	cpKeys, err := kr.NamedKeyset(CheckpointKeyset, signature.ED25519KeyTemplate())
+	if err != nil {
+		return nil, err
+	}
+	if b.Checkpoints, err = audit.NewCheckpointer(alog, cpKeys, ""); err != nil {
 		return nil, err
 	}
 	for _, v := range st.Views() {

@@ -61,6 +61,6 @@ func auditToProto(r audit.Record) *fvv1.AuditRecord {
 		Procedure: r.Procedure, View: r.View, Allowed: r.Allowed, Denied: r.Denied,
 		Entities: int64(r.Entities), Subjects: r.Subjects, Purpose: r.Purpose, Env: r.Env,
 		Rule: r.Rule, Epsilon: r.Epsilon, Delta: r.Delta, Outcome: r.Outcome, Detail: r.Detail,
-		PrevHash: r.PrevHash.String(), Hash: r.Hash.String(),
+		PrevHash: r.PrevHash.String(), Hash: r.Hash.String(), Auth: r.Auth,
 	}
 }

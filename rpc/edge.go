@@ -35,6 +35,9 @@ func (s *Server) edge(mux http.Handler) http.Handler {
 		if streaming[r.URL.Path] {
 			ctx = context.WithValue(ctx, transportKey{}, http.NewResponseController(w))
 		}
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			ctx = context.WithValue(ctx, peerCertKey{}, r.TLS.VerifiedChains[0][0])
+		}
 		r = r.WithContext(ctx) // a shallow copy, so the body can be replaced
 		r.Body = limitMessages(r, limit)
 		mux.ServeHTTP(w, r)

@@ -48,7 +48,7 @@ func (h *adminHandler) Erase(ctx context.Context, req *connect.Request[fvv1.Eras
 		seq, ok := seqs[bi]
 		if !ok {
 			rec, err := h.srv.backend.Audit.Append(context.WithoutCancel(ctx), audit.Record{
-				Principal: c.principal.Name, Action: "erase", Procedure: req.Spec().Procedure,
+				Principal: c.principal.Name, Auth: authFrom(ctx), Action: "erase", Procedure: req.Spec().Procedure,
 				Purpose: c.purpose, Env: c.env, Entities: 1, Subjects: []string{bi},
 				Outcome: "ok", Detail: erasureDetail(m.Entity, r),
 			})

@@ -40,6 +40,11 @@ var domainCodes = []struct {
 	{policy.ErrRoleCycle, connect.CodeFailedPrecondition},
 	{policy.ErrJWTDisabled, connect.CodeFailedPrecondition},
 	{audit.ErrInvalidArgument, connect.CodeInvalidArgument},
+	{policy.ErrUnmappedIdentity, connect.CodePermissionDenied},
+	{policy.ErrInvalidMapping, connect.CodeInvalidArgument},
+	{policy.ErrMappingExists, connect.CodeAlreadyExists},
+	{policy.ErrMappingNotFound, connect.CodeNotFound},
+	{audit.ErrTampered, connect.CodeFailedPrecondition},
 }
 
 // toConnect maps a domain error to a Connect error. Store and policy errors

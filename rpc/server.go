@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/featurevault/featurevault/identity"
 	"github.com/featurevault/featurevault/internal/httpserve"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 	"github.com/featurevault/featurevault/telemetry"
@@ -50,8 +51,10 @@ type config struct {
 	burst               int
 	now                 func() time.Time
 	maxIngestBatchBytes int64
-	telemetry           *telemetry.T // nil: none (WithTelemetry)
-	edge                edgeConfig   // client CAs, CORS, stream limits (edge.go)
+	telemetry           *telemetry.T     // nil: none (WithTelemetry)
+	edge                edgeConfig       // client CAs, CORS, stream limits (edge.go)
+	oidc                *identity.OIDC   // nil: no OIDC issuer trusted (identity.go)
+	checkpoints         checkpointConfig // signed audit checkpoints (checkpoint_handler.go)
 }
 
 // Option configures a Server.
@@ -110,6 +113,9 @@ func NewServer(b *Backend, opts ...Option) *Server {
 		o(&cfg)
 	}
 	s := &Server{backend: b, cfg: cfg, limiter: newLimiter(cfg.rate, cfg.burst, cfg.now), streams: newStreamLimiter(cfg.edge)}
+	if b.Checkpoints != nil && cfg.checkpoints.sink != "" {
+		b.Checkpoints.SetSink(cfg.checkpoints.sink)
+	}
 	s.watchBackend(b)
 	return s
 }
@@ -122,12 +128,15 @@ func (s *Server) Handler() http.Handler {
 		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
 		connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
-		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}, s.streams),
+		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter, oidc: s.cfg.oidc}, s.streams),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
 	mux.Handle(featurevaultv1connect.NewAdminServiceHandler(&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
-	reflector := grpcreflect.NewStaticReflector(featurevaultv1connect.FeatureServiceName, featurevaultv1connect.AdminServiceName)
+	mux.Handle(featurevaultv1connect.NewIdentityServiceHandler(&identityHandler{&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}}, hopts...))
+	mux.Handle(featurevaultv1connect.NewCheckpointServiceHandler(&checkpointHandler{&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}}, hopts...))
+	reflector := grpcreflect.NewStaticReflector(featurevaultv1connect.FeatureServiceName, featurevaultv1connect.AdminServiceName,
+		featurevaultv1connect.IdentityServiceName, featurevaultv1connect.CheckpointServiceName)
 	mux.Handle(healthHandler())
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -177,6 +186,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		protocols.SetUnencryptedHTTP2(true)
 	}
+	go s.runCheckpoints(ctx)
 	if err := httpserve.Run(ctx, srv, ln, 10*time.Second); err != nil {
 		return fmt.Errorf("rpc: serve: %w", err)
 	}

@@ -296,7 +296,7 @@ func auditFromProto(in []*fvv1.AuditRecord) ([]audit.Record, error) {
 			Procedure: r.GetProcedure(), View: r.GetView(), Allowed: r.GetAllowed(), Denied: r.GetDenied(),
 			Entities: int(r.GetEntities()), Subjects: r.GetSubjects(), Purpose: r.GetPurpose(), Env: r.GetEnv(),
 			Rule: r.GetRule(), Epsilon: r.GetEpsilon(), Delta: r.GetDelta(), Outcome: r.GetOutcome(), Detail: r.GetDetail(),
-			PrevHash: prev, Hash: hash,
+			PrevHash: prev, Hash: hash, Auth: r.GetAuth(),
 		})
 	}
 	return out, nil

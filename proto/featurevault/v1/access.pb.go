@@ -374,26 +374,29 @@ func (x *ColumnDecision) GetRule() string {
 // AuditRecord is one entry of the hash-chained audit log. It names subjects
 // only by blind index and never holds a value, a raw entity key or a token.
 type AuditRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Principal     string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	Procedure     string                 `protobuf:"bytes,5,opt,name=procedure,proto3" json:"procedure,omitempty"`
-	View          string                 `protobuf:"bytes,6,opt,name=view,proto3" json:"view,omitempty"`
-	Allowed       []string               `protobuf:"bytes,7,rep,name=allowed,proto3" json:"allowed,omitempty"`
-	Denied        []string               `protobuf:"bytes,8,rep,name=denied,proto3" json:"denied,omitempty"`
-	Entities      int64                  `protobuf:"varint,9,opt,name=entities,proto3" json:"entities,omitempty"`
-	Subjects      []string               `protobuf:"bytes,10,rep,name=subjects,proto3" json:"subjects,omitempty"`
-	Purpose       string                 `protobuf:"bytes,11,opt,name=purpose,proto3" json:"purpose,omitempty"`
-	Env           string                 `protobuf:"bytes,12,opt,name=env,proto3" json:"env,omitempty"`
-	Rule          string                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`
-	Epsilon       float64                `protobuf:"fixed64,14,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
-	Delta         float64                `protobuf:"fixed64,15,opt,name=delta,proto3" json:"delta,omitempty"`
-	Outcome       string                 `protobuf:"bytes,16,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Detail        string                 `protobuf:"bytes,17,opt,name=detail,proto3" json:"detail,omitempty"`
-	PrevHash      string                 `protobuf:"bytes,18,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash          string                 `protobuf:"bytes,19,opt,name=hash,proto3" json:"hash,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Seq       uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Principal string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	Action    string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Procedure string                 `protobuf:"bytes,5,opt,name=procedure,proto3" json:"procedure,omitempty"`
+	View      string                 `protobuf:"bytes,6,opt,name=view,proto3" json:"view,omitempty"`
+	Allowed   []string               `protobuf:"bytes,7,rep,name=allowed,proto3" json:"allowed,omitempty"`
+	Denied    []string               `protobuf:"bytes,8,rep,name=denied,proto3" json:"denied,omitempty"`
+	Entities  int64                  `protobuf:"varint,9,opt,name=entities,proto3" json:"entities,omitempty"`
+	Subjects  []string               `protobuf:"bytes,10,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	Purpose   string                 `protobuf:"bytes,11,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Env       string                 `protobuf:"bytes,12,opt,name=env,proto3" json:"env,omitempty"`
+	Rule      string                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`
+	Epsilon   float64                `protobuf:"fixed64,14,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
+	Delta     float64                `protobuf:"fixed64,15,opt,name=delta,proto3" json:"delta,omitempty"`
+	Outcome   string                 `protobuf:"bytes,16,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Detail    string                 `protobuf:"bytes,17,opt,name=detail,proto3" json:"detail,omitempty"`
+	PrevHash  string                 `protobuf:"bytes,18,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash      string                 `protobuf:"bytes,19,opt,name=hash,proto3" json:"hash,omitempty"`
+	// auth says how the caller authenticated ("token", "jwt", "oidc ISSUER
+	// sub=SUBJECT", "cert SPIFFE-ID"), never with what.
+	Auth          string `protobuf:"bytes,20,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -561,6 +564,13 @@ func (x *AuditRecord) GetHash() string {
 	return ""
 }
 
+func (x *AuditRecord) GetAuth() string {
+	if x != nil {
+		return x.Auth
+	}
+	return ""
+}
+
 // AuditProblem is one inconsistency found by VerifyAudit.
 type AuditProblem struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -654,7 +664,7 @@ const file_featurevault_v1_access_proto_rawDesc = "" +
 	"\x04tags\x18\x02 \x03(\tR\x04tags\x12/\n" +
 	"\x06action\x18\x03 \x01(\x0e2\x17.featurevault.v1.ActionR\x06action\x12\x18\n" +
 	"\aallowed\x18\x04 \x01(\bR\aallowed\x12\x12\n" +
-	"\x04rule\x18\x05 \x01(\tR\x04rule\"\xf4\x03\n" +
+	"\x04rule\x18\x05 \x01(\tR\x04rule\"\x88\x04\n" +
 	"\vAuditRecord\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
@@ -675,7 +685,8 @@ const file_featurevault_v1_access_proto_rawDesc = "" +
 	"\aoutcome\x18\x10 \x01(\tR\aoutcome\x12\x16\n" +
 	"\x06detail\x18\x11 \x01(\tR\x06detail\x12\x1b\n" +
 	"\tprev_hash\x18\x12 \x01(\tR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\x13 \x01(\tR\x04hash\"L\n" +
+	"\x04hash\x18\x13 \x01(\tR\x04hash\x12\x12\n" +
+	"\x04auth\x18\x14 \x01(\tR\x04auth\"L\n" +
 	"\fAuditProblem\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
