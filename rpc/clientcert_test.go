@@ -22,7 +22,9 @@ import (
 // runs real TLS handshakes against a server that requires client
 // certificates from one CA: no certificate and a certificate of another
 // CA are refused in the handshake, before any request; the right
-// certificate gets through, and the call then still needs a bearer token.
+// certificate gets through, and the call then needs a bearer token or a
+// certificate mapping (a certificate mapped to no principal gets
+// PermissionDenied: see identity_test.go).
 func TestClientCertificatesGateTheTransportAndTokensStillNameThePrincipal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -39,7 +41,7 @@ func TestClientCertificatesGateTheTransportAndTokensStillNameThePrincipal(t *tes
 	}{
 		{name: "no client certificate", token: token, wantTLS: "certificate required"},
 		{name: "certificate of another CA", certs: []tls.Certificate{otherCA.issue(t, "intruder", false)}, token: token, wantTLS: "unknown certificate authority"},
-		{name: "right certificate, no token", certs: []tls.Certificate{clientCA.issue(t, "trainer", false)}, code: connect.CodeUnauthenticated},
+		{name: "right certificate, no token, no mapping", certs: []tls.Certificate{clientCA.issue(t, "trainer", false)}, code: connect.CodePermissionDenied},
 		{name: "right certificate and token", certs: []tls.Certificate{clientCA.issue(t, "trainer", false)}, token: token},
 	}
 	for _, tt := range tests {

@@ -149,9 +149,10 @@ func TestRewrapStreamsProgressThroughTheServer(t *testing.T) {
 	if err := st.Err(); err != nil {
 		t.Fatalf("RewrapKeys: %v", err)
 	}
-	// 300 subjects, the blind-index key, the audit MAC and JWT keysets.
-	if last == nil || !last.Finished || last.Total != 303 || last.Done != 303 {
-		t.Errorf("last progress = %+v; want finished, 303 of 303", last)
+	// 300 subjects, the blind-index key, the audit MAC, JWT and
+	// checkpoint-signing keysets.
+	if last == nil || !last.Finished || last.Total != 304 || last.Done != 304 {
+		t.Errorf("last progress = %+v; want finished, 304 of 304", last)
 	}
 	ks, err := s.admin.GetKeyStatus(ctx, connect.NewRequest(&fvv1.GetKeyStatusRequest{}))
 	if err != nil {

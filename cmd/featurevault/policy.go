@@ -285,10 +285,23 @@ prints {"principal", "view", "purpose", "env", "fields": [{"field", "tags",
 				return err
 			}
 			x := explanationToJSON(res, principal, view, purpose, env)
+			ms, err := listMappings(cmd, c, principal)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				x.Identities = append(x.Identities, m.String())
+			}
 			if output == "json" {
 				return writeJSON(cmd.OutOrStdout(), x)
 			}
-			return writeExplainTable(cmd.OutOrStdout(), x)
+			if err := writeExplainTable(cmd.OutOrStdout(), x); err != nil {
+				return err
+			}
+			for _, m := range x.Identities {
+				fmt.Fprintf(cmd.OutOrStdout(), "identity mapping: %s\n", m)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -320,6 +333,9 @@ type explanationJSON struct {
 	Purpose   string                 `json:"purpose"`
 	Env       string                 `json:"env,omitempty"`
 	Fields    []fieldExplanationJSON `json:"fields"`
+	// Identities lists the identity mappings to the principal and its
+	// roles (OIDC claims, certificates), as IdentityMapping.String.
+	Identities []string `json:"identities,omitempty"`
 }
 
 // explanationToJSON groups the server's decisions by column, in the

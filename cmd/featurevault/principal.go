@@ -23,6 +23,7 @@ the purposes its requests may claim, env the environments it may act in.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newPrincipalCreateCmd(c), newPrincipalListCmd(c), newPrincipalRevokeCmd(c))
+	cmd.AddCommand(newIdentityMappingCmds(c)...)
 	return cmd
 }
 

@@ -35,7 +35,7 @@ type serveEdge struct {
 func (e *serveEdge) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&e.tlsSelfSigned, "tls-self-signed", false, "serve TLS with a self-signed certificate for the listen host, kept in DIR/tls/ (development only: clients must trust DIR/tls/cert.pem)")
-	f.StringVar(&e.tlsClientCA, "tls-client-ca", "", "PEM bundle of CAs: require every client to present a certificate they signed (mutual TLS; bearer tokens are still required)")
+	f.StringVar(&e.tlsClientCA, "tls-client-ca", "", "PEM bundle of CAs: require every client to present a certificate they signed (mutual TLS); a request without a bearer token then authenticates as the principal its certificate maps to (featurevault principal map-cert)")
 	f.StringArrayVar(&e.corsOrigins, "cors-origin", nil, "let scripts of web pages from this exact origin (e.g. https://app.example.com) call the server from a browser with Connect or gRPC-Web; repeat for more (default: none)")
 	f.DurationVar(&e.maxStreamDuration, "max-stream-duration", defaultMaxStreamDuration, "cut any data stream (ReadBatches, GetHistoricalFeatures, IngestArrow) still open after this long (admin streams such as backup and rewrap are exempt); 0: no limit")
 	f.IntVar(&e.maxStreamsPerPrincipal, "max-streams-per-principal", defaultMaxStreamsPerPrincipal, "streams one principal may have open at once; 0: no limit")
