@@ -33,7 +33,7 @@ Subjects appear only by blind index; no value, raw entity key or token is
 ever in the log.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newAuditTailCmd(c), newAuditVerifyCmd(c), newAuditExportCmd(c))
+	cmd.AddCommand(newAuditTailCmd(c), newAuditVerifyCmd(c), newAuditExportCmd(c), newAuditCheckpointCmd(c))
 	return cmd
 }
 
@@ -80,8 +80,11 @@ one record per line in the format of "audit export".`,
 
 func newAuditVerifyCmd(c *client) *cobra.Command {
 	var (
-		checkpoints []string
-		output      string
+		checkpoints  []string
+		output       string
+		publicKeyset string
+		logFile      string
+		sinkFiles    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [--checkpoint SEQ:HASH ...]",
@@ -90,12 +93,26 @@ func newAuditVerifyCmd(c *client) *cobra.Command {
 reports each problem at its sequence number. It prints the head
 checkpoint (SEQ:HASH): keep it somewhere the server cannot write, and pass
 it back with --checkpoint later to detect a log rolled back or truncated
-past it. The exit status is 1 when there is any problem.`,
-		Example: "  featurevault audit verify --checkpoint 1042:01a2b3...",
+past it. The exit status is 1 when there is any problem.
+
+With --public-keyset FILE --log EXPORT it runs offline instead, with no
+server and no secret: it recomputes the export's SHA-256 chain, checks the
+signed checkpoints in it (and in --checkpoints files) against the public
+keyset, and reports edits, deletions, reorderings, records cut before a
+checkpoint, and checkpoints signed by an unknown key. Records after the
+last checkpoint are covered by no signature; the report says how far
+signatures reach. See docs/audit-verification.md.`,
+		Example: "  featurevault audit verify --checkpoint 1042:01a2b3...\n  featurevault audit verify --public-keyset checkpoint-keys.json --log audit.jsonl --checkpoints sink-copy.jsonl",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output, "text", "json"); err != nil {
 				return err
+			}
+			if publicKeyset != "" {
+				return verifyOffline(cmd.OutOrStdout(), publicKeyset, logFile, sinkFiles, output)
+			}
+			if logFile != "" || len(sinkFiles) > 0 {
+				return errors.New("--log and --checkpoints verify an export offline: give --public-keyset FILE too")
 			}
 			for _, cp := range checkpoints {
 				if _, err := audit.ParseCheckpoint(cp); err != nil {
@@ -153,6 +170,9 @@ past it. The exit status is 1 when there is any problem.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&checkpoints, "checkpoint", nil, "a head checkpoint (SEQ:HASH) printed by an earlier verify; may repeat")
+	cmd.Flags().StringVar(&publicKeyset, "public-keyset", "", "verify an export OFFLINE (no server, no secret) with this public checkpoint keyset (audit checkpoint --export)")
+	cmd.Flags().StringVar(&logFile, "log", "", "with --public-keyset: the export to verify (audit export --out)")
+	cmd.Flags().StringArrayVar(&sinkFiles, "checkpoints", nil, "with --public-keyset: a file of checkpoints kept elsewhere (serve --audit-checkpoint-sink); may repeat")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -163,7 +183,9 @@ func newAuditExportCmd(c *client) *cobra.Command {
 		Use:   "export [--out FILE]",
 		Short: "Write the whole audit log as JSON lines",
 		Long: `Export writes every record of the audit log, up to the head when it
-starts, as JSON lines in sequence order (hashes in hex), to standard output
+starts, as JSON lines in sequence order (hashes in hex), each signed
+checkpoint as a line {"checkpoint": {...}} after the record it covers
+(audit verify --public-keyset checks them offline), to standard output
 or --out FILE (written whole or not at all, mode 0600). Each line decodes
 to an audit.Record whose canonical encoding is what its hash covers, so an
 archive can be verified again later.`,
@@ -178,6 +200,7 @@ archive can be verified again later.`,
 					res, err := call(ctx, c, admin.ReadAudit, req)
 					return res.GetRecords(), err
 				},
+				checkpoints: checkpointsFrom(c),
 				head: func(ctx context.Context) (uint64, error) {
 					res, err := call(ctx, c, admin.VerifyAudit, &fvv1.VerifyAuditRequest{})
 					if err != nil {
@@ -212,6 +235,8 @@ archive can be verified again later.`,
 type auditSource struct {
 	read func(context.Context, *fvv1.ReadAuditRequest) ([]*fvv1.AuditRecord, error)
 	head func(context.Context) (uint64, error)
+	// checkpoints lists the signed checkpoints (nil: export none).
+	checkpoints func(context.Context) ([]audit.SignedCheckpoint, error)
 }
 
 type exportStats struct {
@@ -235,6 +260,16 @@ func exportAudit(ctx context.Context, src auditSource, w, stderr io.Writer) (exp
 		// The last record is missing (or the log is empty): the head
 		// pointer still says how far the log goes.
 		return st, err
+	}
+	bySeq := map[uint64]audit.SignedCheckpoint{}
+	if src.checkpoints != nil {
+		cps, err := src.checkpoints(ctx)
+		if err != nil {
+			return st, fmt.Errorf("list audit checkpoints: %w", err)
+		}
+		for _, cp := range cps {
+			bySeq[cp.Seq] = cp
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -263,6 +298,11 @@ func exportAudit(ctx context.Context, src auditSource, w, stderr io.Writer) (exp
 			want = r.Seq + 1
 			if err := enc.Encode(r); err != nil {
 				return st, err
+			}
+			if cp, ok := bySeq[r.Seq]; ok {
+				if err := audit.WriteCheckpointLine(w, cp); err != nil {
+					return st, err
+				}
 			}
 			st.records++
 			next = want

@@ -75,7 +75,7 @@ func TestExportAuditPagesToTheHeadItStartedAt(t *testing.T) {
 			t.Parallel()
 			l := &fakeAuditLog{head: tt.head, missing: tt.missing}
 			var out, stderr bytes.Buffer
-			st, err := exportAudit(t.Context(), auditSource{l.read, l.headPointer}, &out, &stderr)
+			st, err := exportAudit(t.Context(), auditSource{read: l.read, head: l.headPointer}, &out, &stderr)
 			if err != nil {
 				t.Fatal(err)
 			}
