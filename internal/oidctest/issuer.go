@@ -197,3 +197,13 @@ func compact(t testing.TB, s jose.Signer, claims map[string]any) string {
 	}
 	return out
 }
+
+// PrivateBytes returns k's private scalar, for tests that scan logs and
+// records for key material.
+func (k *Key) PrivateBytes() []byte {
+	b, err := k.priv.Bytes()
+	if err != nil {
+		return k.priv.D.Bytes()
+	}
+	return b
+}
