@@ -36,8 +36,16 @@
 // "audit-mac"), never in the data directory. The log keeps the MAC chain
 // only: a second, plain SHA-256 chain would detect nothing the MAC chain
 // misses, since whoever can rewrite records can recompute it. Verifying needs
-// the key too; to let a party without it check the log, export signed
-// checkpoints (a Tink signature over Head) rather than a keyless hash.
+// the key too; to let a party without it check the log, a Checkpointer signs
+// checkpoints: a keyless SHA-256 chain over the stored records, up to a
+// sequence number, signed with an Ed25519 key whose public keyset the
+// auditor holds (checkpoint.go). VerifyExport checks an export with that
+// public keyset alone (offline.go; docs/audit-verification.md).
+//
+// Records that name how their caller authenticated (Record.Auth) are
+// encoded under "featurevault/audit/v2": the version 1 encoding with that
+// domain, followed by lp(Auth). Records without it stay version 1, so logs
+// written before it verify unchanged.
 //
 // The MAC keyset may be rotated by adding a new primary key: Tink's MAC
 // verifies a tag with the key named by its prefix, so records MACed by

@@ -101,7 +101,9 @@
 //
 // State lives in the kv.Store under "p/": "p/principal/NAME" (JSON record
 // with token hashes), "p/token/HEX" (hash -> name) and "p/rule/PTYPE,V,..."
-// (one key per Casbin rule; see Adapter). Each change commits as one atomic
+// (one key per Casbin rule; see Adapter), and "p/idmap/HEX" (one identity
+// mapping of an OIDC claim or a client certificate, see IdentityMapping).
+// Each change commits as one atomic
 // kv batch before it is applied in memory. An Engine assumes it is the only
 // writer of its store's "p/" keys; servers sharing a store call Reload when
 // another reports a change.
