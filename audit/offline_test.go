@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/signature"
@@ -290,4 +292,39 @@ func sorted(k []audit.Kind) []audit.Kind {
 	k = slices.Clone(k)
 	slices.Sort(k)
 	return k
+}
+
+func TestCheckpointerRunSignsWhenRecordsArrive(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, newMemStore(t), newMAC(t), audit.DefaultOptions())
+	h, err := keyset.NewHandle(signature.ED25519KeyTemplate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.NewCheckpointer(l, h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cp.Run(ctx, 10*time.Millisecond, 0, func(err error) { t.Errorf("Run: %v", err) })
+	}()
+	defer func() { cancel(); <-done }()
+	appendN(t, l, 3)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		last, ok, err := cp.Latest(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && last.Seq == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of record 3 after 10 s (latest %d, %v)", last.Seq, ok)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -320,7 +320,12 @@ func (s *issuerState) verifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 
 // refreshingKeySet is go-oidc's remote key set, replaced by a fresh one
 // (fetched again on next use) once it is older than maxAge. The remote key
-// set itself fetches again whenever a token names a key id it lacks.
+// set itself fetches again whenever a token does not verify with its cached
+// keys; when that still fails, the token is tried once more against a
+// fresh set, which replaces the old one: go-oidc's set can answer a fetch
+// asked for just after another finished with that other's (stale) keys,
+// which would refuse the first tokens of a key rotated in at that moment.
+// A forged token thus costs up to two key set fetches.
 type refreshingKeySet struct {
 	ctx    context.Context
 	url    string
@@ -338,7 +343,18 @@ func (k *refreshingKeySet) VerifySignature(ctx context.Context, jwt string) ([]b
 	}
 	set := k.set
 	k.mu.Unlock()
-	return set.VerifySignature(ctx, jwt)
+	payload, err := set.VerifySignature(ctx, jwt)
+	if err == nil {
+		return payload, nil
+	}
+	fresh := oidc.NewRemoteKeySet(k.ctx, k.url)
+	payload, err = fresh.VerifySignature(ctx, jwt)
+	k.mu.Lock()
+	if k.set == set {
+		k.set, k.made = fresh, time.Now()
+	}
+	k.mu.Unlock()
+	return payload, err
 }
 
 type jwtHeader struct {
