@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/featurevault/featurevault/internal/oidctest"
 	"github.com/featurevault/featurevault/policy"
 )
 
@@ -65,5 +66,26 @@ func TestIdentityMappingCommands(t *testing.T) {
 	cli(t, srv, nil, "principal", "unmap-oidc", "--issuer", iss, "--claim", "groups", "--value", "data-science", "--role", "trainer")
 	if err := json.Unmarshal([]byte(cli(t, srv, nil, "principal", "mappings", "-o", "json")), &ms); err != nil || len(ms) != 3 {
 		t.Errorf("after unmap: %v, %v; want 3 mappings", ms, err)
+	}
+}
+
+// TestServeTrustsAnOIDCIssuerFromItsFlags starts serve with --oidc-issuer
+// and --oidc-audience pointing at a loopback issuer, maps a subject to the
+// bootstrap admin, and calls the server with the issuer's token.
+func TestServeTrustsAnOIDCIssuerFromItsFlags(t *testing.T) {
+	t.Parallel()
+	is := oidctest.New(t)
+	srv, _ := startServer(t, t.TempDir(), "--oidc-issuer", is.URL, "--oidc-audience", "fv")
+	cli(t, srv, nil, "principal", "map-oidc", "--issuer", is.URL, "--value", "ops-1", "--principal", "admin")
+	tok := is.Sign(t, is.Claims("ops-1", "fv"))
+	if out := cli(t, srv, nil, "--token", tok, "principal", "list"); !strings.Contains(out, "admin") {
+		t.Errorf("principal list with an OIDC token printed %q", out)
+	}
+	other := is.Sign(t, is.Claims("ops-2", "fv"))
+	if _, err := cliErr(t, srv, nil, "--token", other, "principal", "list"); err == nil || !strings.Contains(err.Error(), "maps to no principal") {
+		t.Errorf("an unmapped subject: err = %v, want it refused as mapping to no principal", err)
+	}
+	if tail := cli(t, srv, nil, "audit", "tail", "-n", "5", "-o", "json"); !strings.Contains(tail, `"auth":"oidc `+is.URL+` sub=ops-1"`) {
+		t.Errorf("the audit log does not name the OIDC caller:\n%s", tail)
 	}
 }
