@@ -180,7 +180,6 @@ func TestIdentityMappingRefusesBadMappingsAndChangesNothing(t *testing.T) {
 	if err := e.MapIdentity(ok); err != nil {
 		t.Fatal(err)
 	}
-	before := dump(t, s, "p/")
 	tests := []struct {
 		name string
 		m    policy.IdentityMapping
@@ -196,7 +195,7 @@ func TestIdentityMappingRefusesBadMappingsAndChangesNothing(t *testing.T) {
 		{"value mapped elsewhere", policy.IdentityMapping{Source: policy.SourceOIDC, Issuer: testIssuer, Claim: "sub", Value: "v", Principal: "admin2"}, policy.ErrMappingExists},
 		{"unmap absent", policy.IdentityMapping{Source: policy.SourceOIDC, Issuer: testIssuer, Claim: "sub", Value: "zz", Principal: "p"}, policy.ErrMappingNotFound},
 	}
-	before = dump(t, s, "p/")
+	before := dump(t, s, "p/")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error

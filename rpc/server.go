@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -186,7 +187,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		protocols.SetUnencryptedHTTP2(true)
 	}
-	go s.runCheckpoints(ctx)
+	// Audit checkpoints are signed in the background until Serve returns.
+	cctx, stopCheckpoints := context.WithCancel(ctx)
+	var checkpoints sync.WaitGroup
+	checkpoints.Go(func() { s.runCheckpoints(cctx) })
+	defer func() { stopCheckpoints(); checkpoints.Wait() }()
 	if err := httpserve.Run(ctx, srv, ln, 10*time.Second); err != nil {
 		return fmt.Errorf("rpc: serve: %w", err)
 	}
