@@ -14,11 +14,13 @@ import (
 // a client without one, or with one from another CA, is refused before it
 // sends a request. It needs WithTLS; Serve refuses it otherwise.
 //
-// Client certificates are a transport gate added to bearer tokens, not a
-// replacement: a request still authenticates with its token, which names
-// the principal, and the certificate says only that the caller runs on a
-// machine trusted with a certificate. Stealing a token is then not enough
-// to call the server from elsewhere.
+// Client certificates are first a transport gate: stealing a token is not
+// enough to call the server from a machine without a certificate. A
+// request that carries a bearer token is authenticated by the token, which
+// names the principal (the audit record notes the certificate too); a
+// request without one is authenticated by its certificate, whose SPIFFE ID
+// or subject must map to a principal (policy.IdentityMapping, `featurevault
+// principal map-cert`): a certificate with no mapping gets no access.
 func WithClientCAs(pool *x509.CertPool) Option {
 	return func(c *config) { c.edge.clientCAs = pool }
 }
