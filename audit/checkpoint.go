@@ -353,28 +353,33 @@ func (c *Checkpointer) Run(ctx context.Context, interval time.Duration, everyRec
 			return
 		case <-t.C:
 		}
-		last, _, err := c.Latest(ctx)
-		if err != nil {
+		if err := c.tick(ctx, interval, everyRecords, &lastSigned); err != nil && ctx.Err() == nil {
 			onErr(err)
-			continue
 		}
-		head, err := c.log.Head(ctx)
-		if err != nil {
-			onErr(err)
-			continue
-		}
-		if head.Seq <= last.Seq {
-			continue
-		}
-		due := everyRecords > 0 && head.Seq-last.Seq >= everyRecords
-		due = due || interval > 0 && c.now().Sub(lastSigned) >= interval
-		if !due {
-			continue
-		}
-		if _, _, err := c.Sign(ctx); err != nil {
-			onErr(err)
-			continue
-		}
-		lastSigned = c.now()
 	}
+}
+
+// tick signs a checkpoint if one is due (see Run).
+func (c *Checkpointer) tick(ctx context.Context, interval time.Duration, everyRecords uint64, lastSigned *time.Time) error {
+	last, _, err := c.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := c.log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if head.Seq <= last.Seq {
+		return nil
+	}
+	due := everyRecords > 0 && head.Seq-last.Seq >= everyRecords
+	due = due || interval > 0 && c.now().Sub(*lastSigned) >= interval
+	if !due {
+		return nil
+	}
+	if _, _, err := c.Sign(ctx); err != nil {
+		return err
+	}
+	*lastSigned = c.now()
+	return nil
 }

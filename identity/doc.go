@@ -9,16 +9,16 @@
 //
 // An OIDC verifier trusts a fixed list of issuers, each with the audience
 // its tokens must carry. For each, it discovers the issuer's metadata
-// (/.well-known/openid-configuration) on first use and fetches its JSON
-// Web Key Set; a token signed with a key id the cached set lacks makes it
-// fetch the set again (key rotation), and the cached set is refetched
-// anyway once it is older than KeySetMaxAge, so a key the issuer stopped
-// publishing stops verifying. The signature is checked by
-// github.com/coreos/go-oidc over go-jose, with algorithms from an
-// allow-list (asymmetric only: never "none", never an HMAC, which a public
-// key could otherwise forge); then the issuer, the audience, and the
-// lifetime: exp is required, and exp, nbf and iat are checked with
-// ClockSkew of tolerance.
+// (/.well-known/openid-configuration, with github.com/coreos/go-oidc) on
+// first use and fetches its JSON Web Key Set (keyset.go, go-jose keys); a
+// token that verifies with no cached key makes it fetch the set again
+// (key rotation), and the cached set is fetched again anyway once older
+// than the key set max age (DefaultKeySetMaxAge), so a key the issuer
+// stopped publishing stops verifying. go-oidc's verifier checks the
+// algorithm against an allow-list (asymmetric only: never "none", never an
+// HMAC, which a public key could otherwise forge), the signature (go-jose),
+// the issuer and the audience; then the lifetime: exp is required, and
+// exp, nbf and iat are checked with the clock skew (DefaultClockSkew).
 //
 // Every refusal is an error wrapping ErrInvalidToken with a fixed
 // message that says what was wrong (expired, wrong audience, untrusted

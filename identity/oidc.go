@@ -204,7 +204,9 @@ func (v *OIDC) Verify(ctx context.Context, token string) (Claims, error) {
 		switch {
 		case strings.Contains(msg, "expected audience"):
 			return refuse("the token's audience does not include %s, the audience this server expects from %s", printable(st.cfg.Audience), st.cfg.URL)
-		case strings.Contains(msg, "signature"), strings.Contains(msg, "fetching keys"):
+		case strings.Contains(msg, errKeySetFetch):
+			return Claims{}, fmt.Errorf("%w: the key set of %s could not be fetched; retry shortly", ErrIssuerUnavailable, st.cfg.URL)
+		case strings.Contains(msg, "signature"):
 			return refuse("the token's signature does not verify with any key %s publishes (an unknown or retired key id, or a forged token)", st.cfg.URL)
 		}
 		return refuse("the token is malformed")
@@ -293,7 +295,7 @@ func (s *issuerState) verifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 	if !s.lastFail.IsZero() && now.Sub(s.lastFail) < discoveryRetry {
 		return nil, fmt.Errorf("%w: %s could not be reached a moment ago; retry shortly", ErrIssuerUnavailable, s.cfg.URL)
 	}
-	// The key set outlives this request: fetch with a context that is
+	// Discovery serves every later request: fetch with a context that is
 	// never cancelled, bounded by the client's timeout.
 	bg := oidc.ClientContext(context.WithoutCancel(ctx), s.opts.client)
 	p, err := oidc.NewProvider(bg, s.cfg.URL)
@@ -308,7 +310,7 @@ func (s *issuerState) verifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 		s.lastFail = now
 		return nil, fmt.Errorf("%w: the discovery document of %s names no jwks_uri", ErrIssuerUnavailable, s.cfg.URL)
 	}
-	keys := &refreshingKeySet{ctx: bg, url: meta.JWKSURL, maxAge: s.opts.keySetMaxAge}
+	keys := newKeySet(meta.JWKSURL, *s.opts)
 	s.ready = oidc.NewVerifier(s.cfg.URL, keys, &oidc.Config{
 		ClientID:             s.cfg.Audience,
 		SupportedSigningAlgs: s.opts.algorithms,
@@ -316,45 +318,6 @@ func (s *issuerState) verifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 		SkipExpiryCheck: true,
 	})
 	return s.ready, nil
-}
-
-// refreshingKeySet is go-oidc's remote key set, replaced by a fresh one
-// (fetched again on next use) once it is older than maxAge. The remote key
-// set itself fetches again whenever a token does not verify with its cached
-// keys; when that still fails, the token is tried once more against a
-// fresh set, which replaces the old one: go-oidc's set can answer a fetch
-// asked for just after another finished with that other's (stale) keys,
-// which would refuse the first tokens of a key rotated in at that moment.
-// A forged token thus costs up to two key set fetches.
-type refreshingKeySet struct {
-	ctx    context.Context
-	url    string
-	maxAge time.Duration
-
-	mu   sync.Mutex
-	set  *oidc.RemoteKeySet
-	made time.Time
-}
-
-func (k *refreshingKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	k.mu.Lock()
-	if k.set == nil || time.Since(k.made) > k.maxAge {
-		k.set, k.made = oidc.NewRemoteKeySet(k.ctx, k.url), time.Now()
-	}
-	set := k.set
-	k.mu.Unlock()
-	payload, err := set.VerifySignature(ctx, jwt)
-	if err == nil {
-		return payload, nil
-	}
-	fresh := oidc.NewRemoteKeySet(k.ctx, k.url)
-	payload, err = fresh.VerifySignature(ctx, jwt)
-	k.mu.Lock()
-	if k.set == set {
-		k.set, k.made = fresh, time.Now()
-	}
-	k.mu.Unlock()
-	return payload, err
 }
 
 type jwtHeader struct {
