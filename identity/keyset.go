@@ -65,7 +65,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	keys, gen, fetched := k.keys, k.gen, k.fetched
 	k.mu.RUnlock()
 	if gen == 0 || time.Since(fetched) > k.maxAge {
-		if keys, gen, err = k.refresh(ctx, gen); err != nil {
+		if keys, _, err = k.refresh(ctx, gen); err != nil {
 			return nil, err
 		}
 		if p, ok := verifyWith(jws, keys, kid); ok {
