@@ -146,7 +146,9 @@ func syncEvery(db *kv.Badger, interval time.Duration, log *slog.Logger) (stop fu
 			case <-done:
 				return
 			case <-t.C:
-				if err := db.Sync(); err != nil {
+				// SyncLogs, not Sync: Badger's Sync holds up every
+				// append (so every request) while the disk flushes.
+				if err := db.SyncLogs(); err != nil {
 					log.Error("audit log sync failed", "error", err)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/featurevault/featurevault/keys"
@@ -30,6 +31,11 @@ type serveConfig struct {
 	// subjectCache, when positive, sizes the cache of unwrapped subject
 	// keys (keys.Options.WithCacheSize), to measure its effect.
 	subjectCache int
+	// blockRate and mutexFraction turn on the runtime's block and mutex
+	// profiles (runtime.SetBlockProfileRate, SetMutexProfileFraction), for
+	// /debug/pprof/block and /debug/pprof/mutex; 0 leaves them off.
+	blockRate     int
+	mutexFraction int
 }
 
 // serveBench serves until ctx is done. It prints the server's and pprof's
@@ -39,6 +45,12 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 		if err := checkLocalHostPort(a.flag, a.addr, false); err != nil {
 			return err
 		}
+	}
+	if cfg.blockRate > 0 {
+		runtime.SetBlockProfileRate(cfg.blockRate)
+	}
+	if cfg.mutexFraction > 0 {
+		runtime.SetMutexProfileFraction(cfg.mutexFraction)
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites)
