@@ -78,7 +78,7 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	}
 	// The audit log has its own directory: its retention is the auditors',
 	// not the data's, and its flush policy is its own (AuditSyncInterval).
-	auditKV, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log))
+	auditKV, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log).WithMemory(o.MemoryPlan().Audit))
 	if err != nil {
 		return nil, err
 	}

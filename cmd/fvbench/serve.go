@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/featurevault/featurevault/keys"
@@ -36,6 +37,9 @@ type serveConfig struct {
 	// /debug/pprof/block and /debug/pprof/mutex; 0 leaves them off.
 	blockRate     int
 	mutexFraction int
+	// memoryBudget, when positive, sizes the store as featurevault serve's
+	// --memory-budget does, and is the Go runtime's soft memory limit.
+	memoryBudget int64
 }
 
 // serveBench serves until ctx is done. It prints the server's and pprof's
@@ -54,6 +58,13 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites)
+	if cfg.memoryBudget > 0 {
+		var err error
+		if o, err = o.WithMemoryBudget(cfg.memoryBudget); err != nil {
+			return err
+		}
+		debug.SetMemoryLimit(cfg.memoryBudget)
+	}
 	if cfg.subjectCache > 0 {
 		o = o.WithKeys(keys.DefaultOptions().WithCacheSize(cfg.subjectCache))
 	}
