@@ -214,6 +214,7 @@ func newMarkdownCmd() *cobra.Command {
 	f.StringVar(&cfg.file, "file", "BENCHMARKS.md", "the file whose section to rewrite (created if missing)")
 	f.StringVar(&cfg.commands, "commands", "", "file with the exact commands that produced the report")
 	f.StringVar(&cfg.profile, "profile", "", "file with pprof -top output to include")
+	f.StringVar(&cfg.inProcess, "in-process", "", "file with the output of in-process store benchmarks to include (bytes per value), labelled as in-process diagnostics")
 	f.StringVar(&cfg.server, "server", "", "one line saying how the server ran")
 	return cmd
 }
