@@ -21,17 +21,20 @@ const subjectKeyBytes = 768
 // MemoryPlan is how a memory budget is split between the server's three
 // Badger databases and the cache of unwrapped subject keys. For a budget B:
 //
-//	data      memtables 2 × B/8 (8 to 64 MiB each), block cache B/32,
-//	          index cache B/16; tables uncompressed (ciphertext does not
-//	          compress), so reads use blocks in place and the block cache
-//	          matters only for tables an older version wrote compressed
-//	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64, index cache B/128
-//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128, index cache B/128
-//	subject keys  B/4 ÷ 768 keys cached (one costs up to 768 bytes)
+//	data      memtables 2 × B/8 (8 to 64 MiB each), block cache B/32;
+//	          tables uncompressed (ciphertext does not compress), so reads
+//	          use blocks in place and the block cache matters only for
+//	          tables an older version wrote compressed
+//	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64
+//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128
+//	subject keys  5B/16 ÷ 768 keys cached (one costs up to 768 bytes)
 //
-// which adds up to about 73% of B (at 256 MiB: data 88, keystore 14,
-// audit 20 MiB, and 87 381 subject keys in up to 64 MiB); the rest is
-// left to the Go runtime and requests in flight. The process's resident set also
+// which adds up to about 73% of B (at 256 MiB: data 72, keystore 12,
+// audit 18 MiB, and 109 226 subject keys in up to 80 MiB); the rest is
+// left to the Go runtime and requests in flight. Table indexes and bloom
+// filters are not cached but held whole (about 1% of the data on disk): a
+// bounded index cache put a cache lookup in front of every table a read
+// touches, which cost more CPU than it saved memory. The process's resident set also
 // counts the pages of table files that reads have touched: Badger maps
 // them into memory, and the kernel keeps them (and drops them first,
 // under memory pressure: they are clean page cache, not heap).
@@ -60,17 +63,17 @@ func PlanMemory(budget int64) (MemoryPlan, error) {
 		Budget: budget,
 		Data: kv.Memory{
 			MemTableBytes: clamp(budget/8, 8<<20, 64<<20), MemTables: 2,
-			BlockCacheBytes: budget / 32, IndexCacheBytes: budget / 16, Uncompressed: true,
+			BlockCacheBytes: budget / 32, Uncompressed: true,
 		},
 		Keystore: kv.Memory{
 			MemTableBytes: clamp(budget/64, 1<<20, 16<<20), MemTables: 2,
-			BlockCacheBytes: budget / 64, IndexCacheBytes: budget / 128, Uncompressed: true,
+			BlockCacheBytes: budget / 64, Uncompressed: true,
 		},
 		Audit: kv.Memory{
 			MemTableBytes: clamp(budget/32, 2<<20, 32<<20), MemTables: 2,
-			BlockCacheBytes: budget / 128, IndexCacheBytes: budget / 128,
+			BlockCacheBytes: budget / 128,
 		},
-		SubjectKeys: int(budget / 4 / subjectKeyBytes),
+		SubjectKeys: int(budget * 5 / 16 / subjectKeyBytes),
 	}, nil
 }
 

@@ -34,7 +34,7 @@ func TestPlanMemoryAtTheDefaultBudget(t *testing.T) {
 	if got, want := p.Data.MemTableBytes, int64(32<<20); got != want {
 		t.Errorf("data memtable = %d, want %d (a 4.8 MB atomic write)", got, want)
 	}
-	if got, want := p.SubjectKeys, 87381; got != want {
+	if got, want := p.SubjectKeys, 109226; got != want {
 		t.Errorf("subject keys cached = %d, want %d", got, want)
 	}
 	if got := store.DefaultOptions(t.TempDir()).MemoryPlan(); got != p {
