@@ -5,8 +5,8 @@
 //
 // Every run is bounded in time and requests and stops by itself, and
 // sends load only to loopback addresses unless --allow-remote is given.
-// scripts/bench.sh runs the whole comparison and regenerates the "Load
-// and Redis comparison (issue 7)" section of BENCHMARKS.md.
+// scripts/bench.sh runs the whole comparison and regenerates the fvbench
+// section at the top of BENCHMARKS.md ("Online reads over the network").
 //
 //	fvbench run --target http://127.0.0.1:8433 --token-file DATA/admin.token --redis 127.0.0.1:6390
 //	fvbench serve --data DIR        # the server with net/http/pprof, for profiling
@@ -67,9 +67,10 @@ and runs the phases (--phases):
   export   ReadBatches of the whole view, and the raw Tink decrypt limit
   profile  CPU and allocation profiles from --pprof under each workload
 
-It prints throughput and p50/p95/p99/p99.9/max per operation, the
-FeatureVault/baseline ratio per percentile and issue 7's targets, and
-writes everything to --json. Each phase runs at most --duration (and
+It prints throughput and p50/p95/p99/p99.9/max per operation, the medians
+of each over the rounds, the server's CPU per request and memory (with
+--server-pid), the FeatureVault/baseline ratio per percentile and the
+targets of issues 7 and 13, and writes everything to --json. Each phase runs at most --duration (and
 --requests) per target; a run always ends by itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -203,7 +204,7 @@ func newMarkdownCmd() *cobra.Command {
 	var cfg markdownConfig
 	cmd := &cobra.Command{
 		Use:   "markdown",
-		Short: "Rewrite the issue 7 section of BENCHMARKS.md from a JSON report",
+		Short: "Rewrite the fvbench section of BENCHMARKS.md (first in the file) from a JSON report",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeMarkdown(cfg)
