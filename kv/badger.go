@@ -20,6 +20,7 @@ type Options struct {
 	inMemory bool
 	syncs    bool
 	logger   *slog.Logger
+	memory   Memory // badger_memory.go
 }
 
 // DefaultOptions returns options for a durable store in dir: every commit is
@@ -44,6 +45,7 @@ func OpenBadger(o Options) (*Badger, error) {
 		WithSyncWrites(o.syncs).
 		WithLogger(badgerLogger{o.logger}).
 		WithMetricsEnabled(false)
+	bo = o.memory.apply(bo)
 	if o.inMemory {
 		bo = bo.WithDir("").WithValueDir("")
 	}

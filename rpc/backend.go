@@ -82,7 +82,7 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	}
 	// The audit log has its own directory: its retention is the auditors',
 	// not the data's, and its flush policy is its own (AuditSyncInterval).
-	auditKV, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log))
+	auditKV, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log).WithMemory(o.MemoryPlan().Audit))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,9 @@ func syncEvery(db *kv.Badger, interval time.Duration, log *slog.Logger) (stop fu
 			case <-done:
 				return
 			case <-t.C:
-				if err := db.Sync(); err != nil {
+				// SyncLogs, not Sync: Badger's Sync holds up every
+				// append (so every request) while the disk flushes.
+				if err := db.SyncLogs(); err != nil {
 					log.Error("audit log sync failed", "error", err)
 				}
 			}

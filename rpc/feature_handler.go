@@ -162,8 +162,9 @@ func withDenied(res *store.OnlineResult, cd *columnDecision) *store.OnlineResult
 	return out
 }
 
-// onlineToProto converts a result with one allocation for all rows and one
-// for all values, not one per value.
+// onlineToProto converts a result with one allocation for all rows, one
+// for all values and one per kind of fixed-size value (valueslabs.go), not
+// one per value.
 func onlineToProto(res *store.OnlineResult) *fvv1.GetOnlineFeaturesResponse {
 	n := len(res.Features)
 	out := &fvv1.GetOnlineFeaturesResponse{Features: res.Features, Rows: make([]*fvv1.OnlineRow, len(res.Rows))}
@@ -171,6 +172,7 @@ func onlineToProto(res *store.OnlineResult) *fvv1.GetOnlineFeaturesResponse {
 	values := make([]fvv1.Value, n*len(res.Rows))
 	ptrs := make([]*fvv1.Value, n*len(res.Rows))
 	statuses := make([]fvv1.FieldStatus, n*len(res.Rows))
+	slabs := valueSlabs{size: n * len(res.Rows)}
 	for i := range res.Rows {
 		r := &res.Rows[i]
 		o := &rows[i]
@@ -182,7 +184,7 @@ func onlineToProto(res *store.OnlineResult) *fvv1.GetOnlineFeaturesResponse {
 		o.Statuses = statuses[i*n : (i+1)*n : (i+1)*n]
 		for j := range n {
 			v := &values[i*n+j]
-			valueToProto(v, r.Values[j])
+			slabs.set(v, r.Values[j])
 			o.Values[j] = v
 			o.Statuses[j] = statusToProto[r.Statuses[j]]
 		}

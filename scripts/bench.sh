@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# scripts/bench.sh — issue 7: load test of FeatureVault and, in the same
-# run, the same online reads against a plaintext Redis laid out as Feast's
-# Redis online store, a do-nothing Connect server answering the same bytes,
-# and a raw Tink decrypt loop (the physical limit). Then a profiling pass,
-# and the "Load and Redis comparison (issue 7)" section of BENCHMARKS.md is
-# rewritten from the results (no other section is touched).
+# scripts/bench.sh — load test of FeatureVault and, in the same run, the
+# same online reads against a plaintext Redis laid out as Feast's Redis
+# online store, a do-nothing Connect server answering the same bytes, and a
+# raw Tink decrypt loop (the physical limit); the server's CPU per request
+# and its memory (RSS, anonymous and file-backed) at ENTITIES entities;
+# bytes stored per value (an in-process store benchmark). Then a profiling
+# pass, and the fvbench section at the top of BENCHMARKS.md ("Online reads
+# over the network") is rewritten from the results (no other section is
+# touched). Every target of issues 7 and 13 is evaluated in that one run.
 #
 # Not part of CI (it takes several minutes); cmd/fvbench's smoke test keeps
 # the generator itself honest in CI.
@@ -19,7 +22,8 @@
 #   PROFILE=1        also profile the server under load (fvbench serve + pprof)
 #   WAIT_LOAD=1.0    wait (up to WAIT_MAX=600 s) for the 1-minute load average to drop
 #                    below this before measuring: the machine is shared
-#   UPDATE_MD=1      rewrite the issue 7 section of BENCHMARKS.md
+#   UPDATE_MD=1      rewrite the fvbench section of BENCHMARKS.md
+#   BUDGET=256MiB    featurevault serve --memory-budget
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,6 +37,7 @@ PROFILE=${PROFILE:-1}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 WAIT_MAX=${WAIT_MAX:-600}
 UPDATE_MD=${UPDATE_MD:-1}
+BUDGET=${BUDGET:-256MiB}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -127,7 +132,7 @@ free_port() {
 
 # --- servers -----------------------------------------------------------------
 say "starting featurevault serve on a temporary data directory"
-start server 'serving on http' "$FV" serve --data "$DATA" --listen 127.0.0.1:0 --rate-limit 0
+start server 'serving on http' "$FV" serve --data "$DATA" --listen 127.0.0.1:0 --rate-limit 0 --memory-budget "$BUDGET"
 SERVER_PID=$STARTED_PID
 URL=$(grep -oE 'http://[0-9.:]+' <<<"$STARTED_LINE")
 echo "server $URL (pid $SERVER_PID), data $DATA"
@@ -170,11 +175,17 @@ status=0
 stop "$NOOP_PID"
 stop "$SERVER_PID"
 
+# --- bytes per value (in process) ---------------------------------------------
+say "bytes stored per value (store benchmark, in process)"
+BPV=(go test ./store -run '^$' -bench 'BytesPerValue' -benchtime 1x)
+record "${BPV[@]}"
+"${BPV[@]}" | grep -E '^Benchmark' | tee "$OUT/in-process.txt" || status=$?
+
 # --- profile -------------------------------------------------------------------
 PROFILE_TOP=
 if [ "$PROFILE" = 1 ]; then
   say "profiling: the same server in process with net/http/pprof (fvbench serve)"
-  start profserver 'pprof on http' "$FVB" serve --data "$DATA" --listen 127.0.0.1:0 --pprof 127.0.0.1:0
+  start profserver 'pprof on http' "$FVB" serve --data "$DATA" --listen 127.0.0.1:0 --pprof 127.0.0.1:0 --memory-budget "$(numfmt --from=auto "${BUDGET%B}")"
   PROF_PID=$STARTED_PID
   PURL=$(grep -oE 'http://[0-9.:]+' "$OUT/profserver.out" | head -1)
   PPROF=$(grep -oE 'http://[0-9.:]+' "$OUT/profserver.out" | tail -1)
@@ -211,9 +222,9 @@ fi
 
 # --- BENCHMARKS.md -------------------------------------------------------------
 if [ "$UPDATE_MD" = 1 ] && [ -s "$OUT/fvbench.json" ]; then
-  say "rewriting the issue 7 section of BENCHMARKS.md"
-  md=("$FVB" markdown --in "$OUT/fvbench.json" --file BENCHMARKS.md --commands "$COMMANDS"
-    --server "\`featurevault serve --rate-limit 0\` (sync writes on, as shipped), its own process; profiles from \`fvbench serve\` (the same server with net/http/pprof) in a second pass")
+  say "rewriting the fvbench section of BENCHMARKS.md"
+  md=("$FVB" markdown --in "$OUT/fvbench.json" --file BENCHMARKS.md --commands "$COMMANDS" --in-process "$OUT/in-process.txt"
+    --server "\`featurevault serve --rate-limit 0 --memory-budget $BUDGET\` (sync writes on, as shipped), its own process; profiles from \`fvbench serve\` (the same server with net/http/pprof) in a second pass")
   [ -n "$PROFILE_TOP" ] && md+=(--profile "$PROFILE_TOP")
   "${md[@]}"
 fi

@@ -22,8 +22,16 @@ const (
 	rowKeyLen  = 1 + 4 + 16 + 8
 )
 
+// rowPrefixLen is the length of a row key without its event time: the
+// prefix every row of one (view, subject) shares.
+const rowPrefixLen = rowKeyLen - 8
+
 func rowPrefix(viewID uint32, bi keys.BlindIndex) []byte {
-	b := make([]byte, 0, rowKeyLen)
+	return appendRowPrefix(make([]byte, 0, rowKeyLen), viewID, bi)
+}
+
+// appendRowPrefix appends the row prefix of (view, subject) to b.
+func appendRowPrefix(b []byte, viewID uint32, bi keys.BlindIndex) []byte {
 	b = append(b, rowTag)
 	b = binary.BigEndian.AppendUint32(b, viewID)
 	return append(b, bi[:]...)

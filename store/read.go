@@ -35,6 +35,7 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 	}
 	bis := make([]keys.BlindIndex, len(entityKeys))
 	prefixes := make([][]byte, len(entityKeys))
+	prefixBuf := make([]byte, 0, len(entityKeys)*rowPrefixLen) // one allocation for every prefix
 	for i, k := range entityKeys {
 		key, err := CanonicalEntityKey(ent, k)
 		if err != nil {
@@ -43,7 +44,9 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 		if bis[i], err = s.keyring.BlindIndex(ent.Name, key); err != nil {
 			return nil, err
 		}
-		prefixes[i] = rowPrefix(v.ID, bis[i])
+		start := len(prefixBuf)
+		prefixBuf = appendRowPrefix(prefixBuf, v.ID, bis[i])
+		prefixes[i] = prefixBuf[start:len(prefixBuf):len(prefixBuf)]
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -63,12 +66,17 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 	}
 	now := s.opts.now()
 	res := &OnlineResult{Features: names, Rows: make([]OnlineRow, len(entityKeys))}
-	var row encodedRow
+	// One allocation each for every row's values and statuses, and the
+	// slots of the row being decoded.
+	m := len(pos)
+	values := make([]any, m*len(entityKeys))
+	statuses := make([]Status, m*len(entityKeys))
+	row := encodedRow{slots: make([][]byte, 0, len(v.Fields))}
 	for i, e := range found {
 		out := &res.Rows[i]
 		out.EntityKey = entityKeys[i]
-		out.Values = make([]any, len(pos))
-		out.Statuses = make([]Status, len(pos))
+		out.Values = values[i*m : (i+1)*m : (i+1)*m]
+		out.Statuses = statuses[i*m : (i+1)*m : (i+1)*m]
 		if e.Key == nil || aeads[i] == nil {
 			fill(out.Statuses, NotFound)
 			continue

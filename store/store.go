@@ -41,6 +41,7 @@ type Options struct {
 	syncs  bool
 	now    func() time.Time
 	keys   keys.Options
+	memory *MemoryPlan // nil: DefaultMemoryBudget's (memory.go)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -109,12 +110,13 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log()))
+	mem := o.MemoryPlan()
+	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log()).WithMemory(mem.Data))
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, data.Close)
-	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()))
+	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()).WithMemory(mem.Keystore))
 	if err != nil {
 		return nil, err
 	}

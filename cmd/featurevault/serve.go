@@ -43,6 +43,7 @@ type serveConfig struct {
 	config          string        // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
 	edge            serveEdge     // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
 	identity        serveIdentity // OIDC issuers, audit checkpoints (serve_identity.go)
+	memory          serveMemory   // --memory-budget (serve_memory.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -106,6 +107,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
 	cfg.edge.addFlags(cmd)
 	cfg.identity.addFlags(cmd)
+	cfg.memory.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -127,6 +129,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	if cfg.maxIngestBatch <= 0 {
 		return fmt.Errorf("--max-ingest-batch-bytes must be positive, got %d", cfg.maxIngestBatch)
+	}
+	if err := cfg.memory.check(); err != nil {
+		return err
 	}
 	clientCAs, err := cfg.edge.check(cfg.tlsCert != "")
 	if err != nil {
@@ -155,7 +160,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if kc != nil {
 		ko = ko.WithKMSClient(kc)
 	}
-	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	so, err := cfg.memory.apply(store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	if err != nil {
+		return err
+	}
+	backend, err := rpc.OpenBackend(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
 	}

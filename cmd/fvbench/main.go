@@ -5,8 +5,8 @@
 //
 // Every run is bounded in time and requests and stops by itself, and
 // sends load only to loopback addresses unless --allow-remote is given.
-// scripts/bench.sh runs the whole comparison and regenerates the "Load
-// and Redis comparison (issue 7)" section of BENCHMARKS.md.
+// scripts/bench.sh runs the whole comparison and regenerates the fvbench
+// section at the top of BENCHMARKS.md ("Online reads over the network").
 //
 //	fvbench run --target http://127.0.0.1:8433 --token-file DATA/admin.token --redis 127.0.0.1:6390
 //	fvbench serve --data DIR        # the server with net/http/pprof, for profiling
@@ -67,9 +67,10 @@ and runs the phases (--phases):
   export   ReadBatches of the whole view, and the raw Tink decrypt limit
   profile  CPU and allocation profiles from --pprof under each workload
 
-It prints throughput and p50/p95/p99/p99.9/max per operation, the
-FeatureVault/baseline ratio per percentile and issue 7's targets, and
-writes everything to --json. Each phase runs at most --duration (and
+It prints throughput and p50/p95/p99/p99.9/max per operation, the medians
+of each over the rounds, the server's CPU per request and memory (with
+--server-pid), the FeatureVault/baseline ratio per percentile and the
+targets of issues 7 and 13, and writes everything to --json. Each phase runs at most --duration (and
 --requests) per target; a run always ends by itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -145,6 +146,9 @@ would otherwise measure the limiter.`,
 	f.IntVar(&cfg.rateBurst, "rate-burst", 0, "burst above --rate-limit")
 	f.BoolVar(&cfg.syncWrites, "sync-writes", cfg.syncWrites, "sync each write to disk, as featurevault serve does")
 	f.IntVar(&cfg.subjectCache, "subject-key-cache", 0, "unwrapped subject keys to cache (0: the keys package's default)")
+	f.Int64Var(&cfg.memoryBudget, "memory-budget", 256<<20, "bytes to size the store's caches and memtables by, as featurevault serve --memory-budget; also the Go runtime's soft memory limit (0: the store's defaults, no limit)")
+	f.IntVar(&cfg.blockRate, "block-profile-rate", 0, "record goroutines blocked this many nanoseconds or more in /debug/pprof/block (0: off; 1: every event)")
+	f.IntVar(&cfg.mutexFraction, "mutex-profile-fraction", 0, "sample 1 in this many mutex contention events in /debug/pprof/mutex (0: off)")
 	return cmd
 }
 
@@ -200,7 +204,7 @@ func newMarkdownCmd() *cobra.Command {
 	var cfg markdownConfig
 	cmd := &cobra.Command{
 		Use:   "markdown",
-		Short: "Rewrite the issue 7 section of BENCHMARKS.md from a JSON report",
+		Short: "Rewrite the fvbench section of BENCHMARKS.md (first in the file) from a JSON report",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeMarkdown(cfg)
@@ -211,6 +215,7 @@ func newMarkdownCmd() *cobra.Command {
 	f.StringVar(&cfg.file, "file", "BENCHMARKS.md", "the file whose section to rewrite (created if missing)")
 	f.StringVar(&cfg.commands, "commands", "", "file with the exact commands that produced the report")
 	f.StringVar(&cfg.profile, "profile", "", "file with pprof -top output to include")
+	f.StringVar(&cfg.inProcess, "in-process", "", "file with the output of in-process store benchmarks to include (bytes per value), labelled as in-process diagnostics")
 	f.StringVar(&cfg.server, "server", "", "one line saying how the server ran")
 	return cmd
 }

@@ -11,8 +11,10 @@ import (
 )
 
 // SectionTitle is the heading of the part of BENCHMARKS.md that "fvbench
-// markdown" owns; the rest of the file is left as it is.
-const SectionTitle = "## Load and Redis comparison (issue 7)"
+// markdown" owns; the rest of the file is left as it is. A file without it
+// gets it first, before every other section: what a client sees over the
+// network leads.
+const SectionTitle = "## Online reads over the network: FeatureVault beside Redis and a no-op Connect server (fvbench)"
 
 // markdownConfig is what "fvbench markdown" reads and writes.
 type markdownConfig struct {
@@ -20,7 +22,9 @@ type markdownConfig struct {
 	file     string // BENCHMARKS.md
 	commands string // file holding the exact commands run
 	profile  string // file holding pprof -top output (optional)
-	server   string // how the server ran, one line
+	// inProcess is a file holding in-process benchmark output (optional).
+	inProcess string
+	server    string // how the server ran, one line
 }
 
 func writeMarkdown(cfg markdownConfig) error {
@@ -46,6 +50,14 @@ func writeMarkdown(cfg markdownConfig) error {
 	old, err := os.ReadFile(cfg.file)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	if cfg.inProcess != "" {
+		ip, err := os.ReadFile(cfg.inProcess)
+		if err != nil {
+			return err
+		}
+		profile = append(profile, []byte("\n# in-process diagnostics (go test -bench, not over the network)\n")...)
+		profile = append(profile, ip...)
 	}
 	section := renderSection(&r, cfg.server, string(commands), string(profile), findings(old))
 	if len(old) == 0 {
@@ -99,9 +111,30 @@ func replaceSection(doc []byte, section string) []byte {
 	}
 	var out bytes.Buffer
 	if start < 0 {
-		out.Write(bytes.TrimRight(doc, "\n"))
-		out.WriteString("\n\n")
+		// first, before the first section (after the file's title and
+		// introduction)
+		first := len(lines)
+		inFence = false
+		for i, l := range lines {
+			t := strings.TrimRight(l, "\r\n")
+			if strings.HasPrefix(t, "```") {
+				inFence = !inFence
+			}
+			if !inFence && strings.HasPrefix(t, "## ") {
+				first = i
+				break
+			}
+		}
+		head := strings.TrimRight(strings.Join(lines[:first], ""), "\n")
+		if head != "" {
+			out.WriteString(head)
+			out.WriteString("\n\n")
+		}
 		out.WriteString(section)
+		if first < len(lines) {
+			out.WriteString("\n")
+			out.WriteString(strings.Join(lines[first:], ""))
+		}
 		return out.Bytes()
 	}
 	out.WriteString(strings.Join(lines[:start], ""))
@@ -153,7 +186,35 @@ func renderSection(r *Report, server, commands, profile, findings string) string
 		p("\n")
 	}
 
-	p("### Latency per operation (µs)\n\n| phase | target | clients | op | ok | errors | ops/s | p50 | p95 | p99 | p99.9 | max | server CPU µs/op | loadgen CPU µs/op |\n|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if hasMedians(r) {
+		p("### Medians of the %d rounds (µs; each figure's median on its own)\n\n| phase | target | clients | p50 | p99 | max | ops/s | server CPU µs/op | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n", r.Config.Rounds)
+		for _, ph := range r.Phases {
+			if ph.Median == nil {
+				continue
+			}
+			m := ph.Median
+			name := ph.Name
+			if ph.RatePerS > 0 {
+				name += fmt.Sprintf(" (open loop, %.0f req/s)", ph.RatePerS)
+			}
+			srv := "–"
+			if m.ServerUsPerOp > 0 {
+				srv = fmt.Sprintf("%.0f", m.ServerUsPerOp)
+			}
+			p("| %s | %s | %d | %.0f | %.0f | %.0f | %.0f | %s | %d |\n", name, ph.Target, ph.Clients, m.P50, m.P99, m.Max, m.PerSecond, srv, m.Errors)
+		}
+		p("\n")
+	}
+	for _, x := range []struct {
+		when string
+		m    *Memory
+	}{{"after seeding", r.ServerMemorySeeded}, {"at the end of the run", r.ServerMemoryEnd}} {
+		if x.m != nil {
+			p("Server memory %s: RSS %d MiB = anonymous %d MiB (heap, caches, memtables) + %d MiB of table file pages mapped in (page cache the kernel may drop).\n\n", x.when, x.m.RSS>>20, x.m.Anon>>20, x.m.File>>20)
+		}
+	}
+
+	p("### Latency per operation, all rounds merged (µs)\n\n| phase | target | clients | op | ok | errors | ops/s | p50 | p95 | p99 | p99.9 | max | server CPU µs/op | loadgen CPU µs/op |\n|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range r.Phases {
 		name := ph.Name
 		if ph.Profiled {
@@ -218,6 +279,15 @@ func renderSection(r *Report, server, commands, profile, findings string) string
 		p("### Commands (scripts/bench.sh ran exactly these)\n\n```sh\n%s\n```\n", strings.TrimRight(commands, "\n"))
 	}
 	return b.String()
+}
+
+func hasMedians(r *Report) bool {
+	for _, ph := range r.Phases {
+		if ph.Median != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func limitText(t Target) string {

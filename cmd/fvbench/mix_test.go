@@ -38,3 +38,20 @@ func TestMixOpsParsesWeightsAndRefusesBadMixes(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianFiguresTakesEachFiguresMedian(t *testing.T) {
+	t.Parallel()
+	rounds := []RoundFigures{
+		{P50: 300, P99: 900, Max: 5000, PerSecond: 3000, ServerUsPerOp: 90, Errors: 1},
+		{P50: 100, P99: 2000, Max: 1000, PerSecond: 1000, ServerUsPerOp: 70},
+		{P50: 200, P99: 1000, Max: 9000, PerSecond: 2000, ServerUsPerOp: 80, Errors: 2},
+	}
+	got := medianFigures(rounds)
+	want := RoundFigures{P50: 200, P99: 1000, Max: 5000, PerSecond: 2000, ServerUsPerOp: 80, Errors: 3}
+	if got != want {
+		t.Errorf("medianFigures = %+v, want %+v", got, want)
+	}
+	if got := medianFigures(rounds[:2]); got.P50 != 200 || got.P99 != 1450 {
+		t.Errorf("median of two rounds = %+v, want the means of the middle pair (p50 200, p99 1450)", got)
+	}
+}

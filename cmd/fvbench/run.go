@@ -180,6 +180,9 @@ func runBench(ctx context.Context, cfg runConfig, out io.Writer) (*Report, error
 	if err := b.seedAll(ctx); err != nil {
 		return nil, err
 	}
+	if m, ok := procMemory(cfg.serverPID); ok {
+		b.rep.ServerMemorySeeded = &m
+	}
 	if len(cfg.phases) == 0 {
 		fmt.Fprintln(out, "no phases: seeded only")
 		return b.rep, b.finish()
@@ -234,6 +237,9 @@ func runBench(ctx context.Context, cfg runConfig, out io.Writer) (*Report, error
 		}
 	}
 	b.rep.LoadAvgEnd = loadAvg()
+	if m, ok := procMemory(cfg.serverPID); ok {
+		b.rep.ServerMemoryEnd = &m
+	}
 	b.rep.computeRatios()
 	b.rep.computeTargets(cfg.clients)
 	b.rep.print(out)
@@ -459,6 +465,7 @@ func (b *bench) comparePhase(ctx context.Context, name string, n, clients int, r
 	targets := b.targetsFor(n)
 	results := make([][]*loadgen.Result, len(targets))
 	cpu := make([]cpuAcc, len(targets))
+	rounds := make([][]RoundFigures, len(targets))
 	for _, t := range targets {
 		if err := b.warm(ctx, clients, []loadgen.Op{t.op}); err != nil {
 			return err
@@ -476,12 +483,16 @@ func (b *bench) comparePhase(ctx context.Context, name string, n, clients int, r
 				return err
 			}
 			cpu[i].add(m, t.target)
+			var one cpuAcc
+			one.add(m, t.target)
+			rounds[i] = append(rounds[i], roundFigures(res, one.use(res)))
 			results[i] = append(results[i], res)
 		}
 	}
 	for i, t := range targets {
 		res := loadgen.Merge(results[i]...)
-		b.addPhase(&Phase{Name: name, Target: t.target, Clients: clients, Rounds: b.cfg.rounds, RatePerS: rate, ElapsedS: res.Elapsed.Seconds(), Ops: res.Ops, CPU: cpu[i].use(res)})
+		med := medianFigures(rounds[i])
+		b.addPhase(&Phase{Name: name, Target: t.target, Clients: clients, Rounds: b.cfg.rounds, RatePerS: rate, ElapsedS: res.Elapsed.Seconds(), Ops: res.Ops, CPU: cpu[i].use(res), PerRound: rounds[i], Median: &med})
 	}
 	return nil
 }

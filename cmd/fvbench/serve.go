@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/featurevault/featurevault/keys"
@@ -30,6 +32,14 @@ type serveConfig struct {
 	// subjectCache, when positive, sizes the cache of unwrapped subject
 	// keys (keys.Options.WithCacheSize), to measure its effect.
 	subjectCache int
+	// blockRate and mutexFraction turn on the runtime's block and mutex
+	// profiles (runtime.SetBlockProfileRate, SetMutexProfileFraction), for
+	// /debug/pprof/block and /debug/pprof/mutex; 0 leaves them off.
+	blockRate     int
+	mutexFraction int
+	// memoryBudget, when positive, sizes the store as featurevault serve's
+	// --memory-budget does, and is the Go runtime's soft memory limit.
+	memoryBudget int64
 }
 
 // serveBench serves until ctx is done. It prints the server's and pprof's
@@ -40,8 +50,21 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 			return err
 		}
 	}
+	if cfg.blockRate > 0 {
+		runtime.SetBlockProfileRate(cfg.blockRate)
+	}
+	if cfg.mutexFraction > 0 {
+		runtime.SetMutexProfileFraction(cfg.mutexFraction)
+	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites)
+	if cfg.memoryBudget > 0 {
+		var err error
+		if o, err = o.WithMemoryBudget(cfg.memoryBudget); err != nil {
+			return err
+		}
+		debug.SetMemoryLimit(cfg.memoryBudget)
+	}
 	if cfg.subjectCache > 0 {
 		o = o.WithKeys(keys.DefaultOptions().WithCacheSize(cfg.subjectCache))
 	}

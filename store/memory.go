@@ -1,0 +1,111 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/featurevault/featurevault/kv"
+)
+
+// DefaultMemoryBudget is the memory budget of a store whose options name
+// none: 256 MiB.
+const DefaultMemoryBudget = 256 << 20
+
+// MinMemoryBudget is the smallest budget PlanMemory accepts: 64 MiB.
+const MinMemoryBudget = 64 << 20
+
+// subjectKeyBytes is what one cached subject key costs in memory, at most:
+// the AES-GCM primitive, its cache entry and the blind index naming it
+// (heap profiles of fvbench serve measured 650 to 700 bytes each).
+const subjectKeyBytes = 768
+
+// MemoryPlan is how a memory budget is split between the server's three
+// Badger databases and the cache of unwrapped subject keys. For a budget B:
+//
+//	data      memtables 2 × B/8 (8 to 64 MiB each), block cache B/32;
+//	          tables uncompressed (ciphertext does not compress), so reads
+//	          use blocks in place and the block cache matters only for
+//	          tables an older version wrote compressed
+//	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64
+//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128
+//	subject keys  5B/16 ÷ 768 keys cached (one costs up to 768 bytes)
+//
+// which adds up to about 73% of B (at 256 MiB: data 72, keystore 12,
+// audit 18 MiB, and 109 226 subject keys in up to 80 MiB); the rest is
+// left to the Go runtime and requests in flight. Table indexes and bloom
+// filters are not cached but held whole (about 1% of the data on disk): a
+// bounded index cache put a cache lookup in front of every table a read
+// touches, which cost more CPU than it saved memory. The process's resident set also
+// counts the pages of table files that reads have touched: Badger maps
+// them into memory, and the kernel keeps them (and drops them first,
+// under memory pressure: they are clean page cache, not heap).
+//
+// The data memtable also bounds one atomic write: Badger refuses a commit
+// larger than about 15% of it, so at the default budget a write or an
+// ingest batch holds up to about 4.8 MB of encrypted values (2,500 rows
+// of 50 float64 features). A larger budget raises that to 9.6 MB (64 MiB
+// memtables from a 512 MiB budget).
+type MemoryPlan struct {
+	Budget      int64
+	Data        kv.Memory
+	Keystore    kv.Memory
+	Audit       kv.Memory
+	SubjectKeys int // unwrapped subject keys cached
+}
+
+// PlanMemory splits budget bytes (at least MinMemoryBudget) as MemoryPlan
+// describes.
+func PlanMemory(budget int64) (MemoryPlan, error) {
+	if budget < MinMemoryBudget {
+		return MemoryPlan{}, fmt.Errorf("store: memory budget of %d bytes is below the minimum of %d (64 MiB)", budget, MinMemoryBudget)
+	}
+	clamp := func(v, lo, hi int64) int64 { return min(max(v, lo), hi) }
+	return MemoryPlan{
+		Budget: budget,
+		Data: kv.Memory{
+			MemTableBytes: clamp(budget/8, 8<<20, 64<<20), MemTables: 2,
+			BlockCacheBytes: budget / 32, Uncompressed: true,
+		},
+		Keystore: kv.Memory{
+			MemTableBytes: clamp(budget/64, 1<<20, 16<<20), MemTables: 2,
+			BlockCacheBytes: budget / 64, Uncompressed: true,
+		},
+		Audit: kv.Memory{
+			MemTableBytes: clamp(budget/32, 2<<20, 32<<20), MemTables: 2,
+			BlockCacheBytes: budget / 128,
+		},
+		SubjectKeys: int(budget * 5 / 16 / subjectKeyBytes),
+	}, nil
+}
+
+// Total is what the plan lets the databases and the subject key cache
+// hold at most, in bytes.
+func (p MemoryPlan) Total() int64 {
+	return p.Data.Total() + p.Keystore.Total() + p.Audit.Total() + int64(p.SubjectKeys)*subjectKeyBytes
+}
+
+// WithMemoryBudget sizes the store's databases and its subject key cache
+// from a memory budget in bytes (see MemoryPlan; the default is
+// DefaultMemoryBudget). It fails on a budget below MinMemoryBudget. It
+// sets the size of the subject key cache in the keyring options: call
+// WithKeys first, or set the size again after it. (The keys package's
+// default, 100 000 keys, is close to the default budget's share.)
+func (o Options) WithMemoryBudget(budget int64) (Options, error) {
+	p, err := PlanMemory(budget)
+	if err != nil {
+		return o, err
+	}
+	o.memory = &p
+	o.keys = o.keys.WithCacheSize(p.SubjectKeys)
+	return o, nil
+}
+
+// MemoryPlan returns the plan Open sizes the store by: the one given with
+// WithMemoryBudget, or DefaultMemoryBudget's. Whoever opens the audit
+// database beside the store sizes it with the plan's Audit.
+func (o Options) MemoryPlan() MemoryPlan {
+	if o.memory != nil {
+		return *o.memory
+	}
+	p, _ := PlanMemory(DefaultMemoryBudget)
+	return p
+}
