@@ -185,7 +185,7 @@ func deniedError(action policy.Action, view string, denied []string) error {
 // error instead of its answer.
 func (s *Server) record(ctx context.Context, c caller, procedure string, r audit.Record, outcome error) error {
 	r.Principal = c.principal.Name
-	r.Procedure = procedure
+	r.Procedure = auditProcedure(ctx, procedure)
 	r.Purpose = c.purpose
 	r.Env = c.env
 	r.Outcome = "ok"

@@ -1,0 +1,134 @@
+package flightsrv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"connectrpc.com/connect"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
+)
+
+// DoExchange answers a point-in-time join (a CMD descriptor with a join
+// command) as GetHistoricalFeatures does. The client writes the label
+// table (the entity key columns and the timestamp column, with any other
+// columns it wants passed through) and closes its side; the server then
+// streams back the joined table, one or more record batches per label
+// batch, in input order.
+//
+// The server reads the whole label table before it answers, holding it
+// as Arrow IPC (at most WithMaxLabelBytes, past which the call fails
+// with ResourceExhausted), so that a client may write everything and
+// then read — what pyarrow's do_exchange users do — without the two
+// directions blocking each other. Labels are small beside the features
+// they fetch: a million (key, timestamp) rows are some 20 MB. Each label
+// batch is one GetHistoricalFeatures call (and its audit records), so a
+// label batch must fit the server's --max-request-bytes; the Python SDK
+// writes batches of 8,192 rows.
+func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return invalidArg("the DoExchange stream is empty; send a join descriptor and the label table")
+		}
+		return err
+	}
+	c, err := descriptorCommand(first.FlightDescriptor, kindJoin)
+	if err != nil {
+		return err
+	}
+	schema, batches, err := s.readLabels(first, stream)
+	if err != nil {
+		return err
+	}
+	ctx, h := s.call(stream.Context(), "DoExchange")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if len(batches) == 0 {
+		batches = [][]byte{nil} // no label rows: still answer the schema
+	}
+	var outSchema []byte
+	for _, b := range batches {
+		req := connect.NewRequest(c.joinRequest())
+		copyHeader(req.Header(), h)
+		req.Msg.EntityRows = append(append(append(make([]byte, 0, len(schema)+len(b)+8), schema...), b...), endOfStream...)
+		rs, err := s.fs.GetHistoricalFeatures(ctx, req)
+		if err != nil {
+			return s.toStatus("DoExchange", err)
+		}
+		err = s.relayJoin(rs, stream, &outSchema)
+		_ = rs.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readLabels reads the label table: its IPC schema message and each
+// record batch's message.
+func (s *Server) readLabels(first *flight.FlightData, stream flight.FlightService_DoExchangeServer) (schema []byte, batches [][]byte, err error) {
+	var total int64
+	for fd := first; ; {
+		if msg, ok := appendIPC(nil, fd); ok {
+			total += int64(len(msg))
+			if total > s.cfg.maxLabelBytes {
+				return nil, nil, status.Errorf(codes.ResourceExhausted, "the label table is larger than the %d bytes a join may send; split it into several joins", s.cfg.maxLabelBytes)
+			}
+			if schema == nil {
+				schema = msg
+			} else {
+				batches = append(batches, msg)
+			}
+		}
+		fd, err = stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if schema == nil {
+		return nil, nil, invalidArg("the label table has no schema; write the entity key and timestamp columns (pyarrow: writer.begin(table.schema))")
+	}
+	return schema, batches, nil
+}
+
+// relayJoin sends one GetHistoricalFeatures answer to the client: the
+// schema once (the first answer's), then the record batches.
+func (s *Server) relayJoin(rs *connect.ServerStreamForClient[fvv1.GetHistoricalFeaturesResponse], stream flight.FlightService_DoExchangeServer, outSchema *[]byte) error {
+	firstMsg := true
+	for rs.Receive() {
+		m := rs.Msg()
+		if firstMsg {
+			firstMsg = false
+			if *outSchema != nil {
+				if !bytes.Equal(*outSchema, m.ArrowIpc) {
+					return status.Error(codes.Aborted, "the joined columns changed during the join (a policy or view change); run the join again")
+				}
+				continue
+			}
+			*outSchema = bytes.Clone(m.ArrowIpc)
+		}
+		fd, ok, err := toFlightData(m.ArrowIpc)
+		if err != nil {
+			return s.toStatus("DoExchange", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := stream.Send(fd); err != nil {
+			return err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return s.toStatus("DoExchange", err)
+	}
+	return nil
+}
