@@ -119,10 +119,11 @@ func (s *Server) ReadableViews(ctx context.Context, hdr http.Header, view string
 	for _, v := range views {
 		cd, err := s.decide(ctx, c, v.Name, features, policy.ActionRead)
 		if err != nil {
-			if view == "" {
-				continue // a view removed or renamed since the list was taken
+			err = toConnect(s.cfg.logger, "", err)
+			if view == "" && connect.CodeOf(err) == connect.CodeNotFound {
+				continue // a view removed since the list was taken
 			}
-			return nil, toConnect(s.cfg.logger, "", err)
+			return nil, err
 		}
 		if view != "" && len(cd.allowed) == 0 {
 			return nil, permissionDenied("policy lets you read none of the requested fields of view %q", v.Name)
