@@ -57,23 +57,8 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, opts ...rpc.Option) *env {
 	t.Helper()
-	dir := t.TempDir()
+	b, dir := openBackend(t, spec)
 	ctx := t.Context()
-	b, err := rpc.OpenBackend(ctx, dir, store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false), quietLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := store.ParseSpec([]byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Store.ApplySpec(sp); err != nil {
-		t.Fatal(err)
-	}
-	v, _ := b.Store.View("profile")
-	if err := b.Policy.SyncView("profile", policy.FieldRefs(&v)); err != nil {
-		t.Fatal(err)
-	}
 	var rows []store.Row
 	for i, k := range []string{"c-1", "c-2", "c-3"} {
 		for d := range 3 { // three days of rows per customer: age grows by one a day
@@ -96,34 +81,67 @@ func newEnv(t *testing.T, opts ...rpc.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
+	addr, admin := serve(t, b, dir, append([]rpc.Option{rpc.WithMaxIngestBatchBytes(64 << 10)}, opts...)...)
+	client, err := flight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(b, append([]rpc.Option{rpc.WithLogger(quietLog), rpc.WithMaxIngestBatchBytes(64 << 10)}, opts...)...)
+	t.Cleanup(func() { _ = client.Close() })
+	return &env{b: b, client: client, admin: admin, ana: ana}
+}
+
+// openBackend opens a backend in a temporary directory with the views of
+// specYAML applied.
+func openBackend(tb testing.TB, specYAML string) (*rpc.Backend, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	b, err := rpc.OpenBackend(tb.Context(), dir, store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false), quietLog)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sp, err := store.ParseSpec([]byte(specYAML))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := b.Store.ApplySpec(sp); err != nil {
+		tb.Fatal(err)
+	}
+	for _, v := range b.Store.Views() {
+		if err := b.Policy.SyncView(v.Name, policy.FieldRefs(&v)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return b, dir
+}
+
+// serve serves b with Flight mounted, as featurevault serve does, on a
+// loopback port until the test ends (then closes b), and returns the
+// address and the bootstrap admin's token.
+func serve(tb testing.TB, b *rpc.Backend, dir string, opts ...rpc.Option) (addr, admin string) {
+	tb.Helper()
+	tok, err := os.ReadFile(filepath.Join(dir, rpc.AdminTokenFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := rpc.NewServer(b, append([]rpc.Option{rpc.WithLogger(quietLog)}, opts...)...)
 	srv.Mount(flightsrv.Prefix, flightsrv.New(srv, flightsrv.WithLogger(quietLog), flightsrv.WithMaxBatchBytes(64<<10)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	client, err := flight.NewClientWithMiddleware(ln.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = client.Close()
+	go func() { done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			tb.Errorf("serve: %v", err)
 		}
 		if err := b.Close(); err != nil {
-			t.Errorf("close backend: %v", err)
+			tb.Errorf("close backend: %v", err)
 		}
 	})
-	return &env{b: b, client: client, admin: strings.TrimSpace(string(admin)), ana: ana}
+	return ln.Addr().String(), strings.TrimSpace(string(tok))
 }
 
 // as returns ctx carrying a call's headers: token, purpose, then

@@ -46,6 +46,7 @@ feature_views:
     fields:
       - {name: x, type: float64}
       - {name: y, type: int64}
+      - {name: blob, type: bytes}
 """
 
 
@@ -86,12 +87,13 @@ def _skip_or_fail(msg: str) -> None:
     pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+def start_server(tmp: Path) -> tuple[Server, subprocess.Popen]:
+    """Builds the featurevault binary into tmp, serves a fresh data
+    directory there on a loopback port, and applies SPEC. The caller
+    terminates the process."""
     go = shutil.which("go")
     if go is None:
-        _skip_or_fail("the go command is not on PATH, so no server can be built from the repository")
-    tmp = Path(tempfile.mkdtemp(prefix="featurevault-pytest-"))
+        raise FileNotFoundError("the go command is not on PATH, so no server can be built from the repository")
     binary = tmp / "featurevault"
     subprocess.run([go, "build", "-o", str(binary), "./cmd/featurevault"], cwd=REPO, check=True, timeout=600)
     data = tmp / "data"
@@ -119,6 +121,19 @@ def server() -> Iterator[Server]:
         spec = tmp / "spec.yaml"
         spec.write_text(SPEC)
         s.cli("apply", "-f", str(spec))
+        return s, proc
+    except BaseException:
+        proc.kill()
+        raise
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    if shutil.which("go") is None:
+        _skip_or_fail("the go command is not on PATH, so no server can be built from the repository")
+    tmp = Path(tempfile.mkdtemp(prefix="featurevault-pytest-"))
+    s, proc = start_server(tmp)
+    try:
         # analyst: every column of profile but the pii ones, for training.
         s.cli("policy", "grant", "analyst", "--action", "read", "--on", "profile.*")
         s.cli("policy", "grant", "analyst", "--action", "read", "--on", "big.*")

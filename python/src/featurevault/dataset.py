@@ -88,6 +88,5 @@ class FeatureVaultDataset(IterableDataset):  # type: ignore[type-arg]
             col = batch.column(name)
             if col.null_count:
                 col = col.cast(pa.float64()).fill_null(float("nan"))
-            arr = np.asarray(col.to_numpy(zero_copy_only=False))
-            out[name] = torch.from_numpy(arr).to(self.dtype)
+            out[name] = torch.tensor(np.asarray(col.to_numpy(zero_copy_only=False)), dtype=self.dtype)
         return out
