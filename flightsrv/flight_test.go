@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/featurevault/featurevault/flightsrv"
+	"github.com/featurevault/featurevault/internal/benchdata"
 	"github.com/featurevault/featurevault/policy"
 	"github.com/featurevault/featurevault/rpc"
 	"github.com/featurevault/featurevault/store"
@@ -565,4 +566,36 @@ func TestDoPutIngestsAndRefusesBadBatchesWritingNothing(t *testing.T) {
 	if got := rowsOf(t, e); got != before+5 {
 		t.Errorf("after the put the view has %d rows, want %d", got, before+5)
 	}
+}
+
+func TestStreamLimitsApplyToFlight(t *testing.T) {
+	t.Parallel()
+	be, dir := openBackend(t, benchdata.Spec())
+	if err := benchdata.LoadHistory(be.Store, 200, 4000); err != nil {
+		t.Fatal(err)
+	}
+	addr, admin := serve(t, be, dir, rpc.WithMaxStreamDuration(300*time.Millisecond), rpc.WithMaxStreamsPerPrincipal(1))
+	c, err := flight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := as(t.Context(), admin, "training")
+	// 4,000 one-row batches: far more than the pipes and windows hold, so
+	// the stream is open while the client pauses.
+	stream, err := c.DoGet(ctx, ticket(t, map[string]any{"view": benchdata.View, "batch_rows": 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// A second stream of the same principal is refused while this one is open.
+	_, _, err = doGet(ctx, c, ticket(t, map[string]any{"view": benchdata.View}))
+	wantCode(t, err, codes.ResourceExhausted, "--max-streams-per-principal")
+	time.Sleep(500 * time.Millisecond)
+	for err == nil || status.Code(err) == codes.ResourceExhausted {
+		_, err = stream.Recv()
+	}
+	wantCode(t, err, codes.DeadlineExceeded, "--max-stream-duration")
 }

@@ -1,9 +1,11 @@
 package flightsrv
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // inProcess is an http.RoundTripper that serves each request with a
@@ -26,7 +28,7 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		sreq.Body = http.NoBody
 	}
 	body := newBufPipe(responseBuffer)
-	w := &pipeResponse{header: make(http.Header), body: body, ready: make(chan struct{})}
+	w := &pipeResponse{header: make(http.Header), body: body, reqBody: sreq.Body, ready: make(chan struct{})}
 	go func() {
 		defer w.finish()
 		// As net/http does, the request body is closed when the handler
@@ -53,8 +55,10 @@ type pipeResponse struct {
 	sent   http.Header // the header as sent, a copy
 	code   int
 	body   *bufPipe
-	once   sync.Once
-	ready  chan struct{} // closed once the header is sent
+	// reqBody is the request body, closed by SetReadDeadline.
+	reqBody io.Closer
+	once    sync.Once
+	ready   chan struct{} // closed once the header is sent
 }
 
 func (w *pipeResponse) Header() http.Header { return w.header }
@@ -74,6 +78,30 @@ func (w *pipeResponse) Write(p []byte) (int, error) {
 
 // Flush implements http.Flusher: every Write already reaches the reader.
 func (w *pipeResponse) Flush() { w.WriteHeader(http.StatusOK) }
+
+// errDeadline ends an in-process call whose deadline passed.
+var errDeadline = errors.New("flightsrv: in-process call past its write or read deadline")
+
+// SetWriteDeadline implements what http.ResponseController asks of a
+// connection, so that the server's stream limit can cut a handler
+// blocked writing to a client that stopped reading: at the deadline the
+// response pipe fails its writer. A zero time clears nothing (no
+// deadline was set).
+func (w *pipeResponse) SetWriteDeadline(t time.Time) error {
+	if !t.IsZero() {
+		time.AfterFunc(time.Until(t), func() { w.body.CloseWithError(errDeadline) })
+	}
+	return nil
+}
+
+// SetReadDeadline wakes a handler blocked reading the request: at the
+// deadline the request body is closed.
+func (w *pipeResponse) SetReadDeadline(t time.Time) error {
+	if !t.IsZero() {
+		time.AfterFunc(time.Until(t), func() { _ = w.reqBody.Close() })
+	}
+	return nil
+}
 
 func (w *pipeResponse) finish() {
 	w.WriteHeader(http.StatusOK)

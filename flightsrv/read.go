@@ -125,10 +125,9 @@ func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer
 	return s.toStatus("DoGet", rs.Err())
 }
 
+// copyHeader adds the header src to dst (both canonical http.Headers).
 func copyHeader(dst, src map[string][]string) {
 	for k, vs := range src {
-		for _, v := range vs {
-			dst[k] = append(dst[k], v)
-		}
+		dst[k] = append(dst[k], vs...)
 	}
 }
