@@ -27,12 +27,15 @@ import (
 // Only "view" is required; times are RFC 3339; "as_of" answers the latest
 // row of each entity at that time (it excludes "end_time").
 //
-// A point-in-time join (DoExchange, with the label table written by the
-// client), as GetHistoricalFeatures does:
+// A point-in-time join, as GetHistoricalFeatures does: with DoExchange,
+// the client writes the label table; with GetFlightInfo, GetSchema and
+// DoGet, a small label table travels in the command (entity_rows, see
+// EntityRows; the command may be up to 1 MiB):
 //
 //	{"join": ["customer_profile:income", "orders:*"],
 //	 "timestamp_column": "event_timestamp", "created_cutoff": "...",
-//	 "full_feature_names": false}
+//	 "full_feature_names": false,
+//	 "entity_rows": {"customer_id": ["c-1"], "event_timestamp": ["2026-01-02T00:00:00Z"]}}
 //
 // Ingest (DoPut), as IngestArrow does:
 //
@@ -50,9 +53,10 @@ type Command struct {
 	CreatedCutoff string   `json:"created_cutoff,omitempty"`
 	BatchRows     int32    `json:"batch_rows,omitempty"`
 
-	Join             []string `json:"join,omitempty"`
-	TimestampColumn  string   `json:"timestamp_column,omitempty"`
-	FullFeatureNames bool     `json:"full_feature_names,omitempty"`
+	Join             []string    `json:"join,omitempty"`
+	TimestampColumn  string      `json:"timestamp_column,omitempty"`
+	FullFeatureNames bool        `json:"full_feature_names,omitempty"`
+	EntityRows       *EntityRows `json:"entity_rows,omitempty"`
 
 	Ingest       string `json:"ingest,omitempty"`
 	ValidateOnly bool   `json:"validate_only,omitempty"`
@@ -80,10 +84,12 @@ func (k commandKind) String() string {
 }
 
 // maxCommandBytes bounds a ticket or descriptor command.
-const maxCommandBytes = 64 << 10
+const maxCommandBytes = 1 << 20
 
 // parseCommand decodes a ticket or descriptor command and checks it is
-// of kind want. Errors are InvalidArgument statuses that say what to fix.
+// of kind want: a join where a view read is wanted must carry its label
+// table (entity_rows), and one where a join is wanted (DoExchange) must
+// not. Errors are InvalidArgument statuses that say what to fix.
 func parseCommand(b []byte, want commandKind, where string) (*Command, error) {
 	if len(b) == 0 {
 		return nil, invalidArg("the %s is empty; send a JSON command such as {\"view\": \"customer_profile\"}", where)
@@ -114,16 +120,21 @@ func parseCommand(b []byte, want commandKind, where string) (*Command, error) {
 	if kinds != 1 {
 		return nil, invalidArg("the %s must have exactly one of \"view\", \"join\" or \"ingest\"", where)
 	}
-	if got != want {
+	switch {
+	case got == kindJoin && want == kindRead && c.EntityRows == nil:
+		return nil, invalidArg("the %s is a point-in-time join without entity_rows: put a small label table in the command (\"entity_rows\": {\"customer_id\": [...], \"event_timestamp\": [...]}) or send the labels with DoExchange", where)
+	case got == kindJoin && want == kindJoin && c.EntityRows != nil:
+		return nil, invalidArg("the %s of a DoExchange join has entity_rows: write the label table to the stream instead", where)
+	case got != want && !(got == kindJoin && want == kindRead):
 		return nil, invalidArg("the %s is %s, but this call takes %s", where, got, want)
 	}
 	readOnly := c.Features != nil || c.StartTime != "" || c.EndTime != "" || c.AsOf != "" || c.BatchRows != 0
-	joinOnly := c.TimestampColumn != "" || c.FullFeatureNames
+	joinOnly := c.TimestampColumn != "" || c.FullFeatureNames || c.EntityRows != nil
 	switch {
 	case got != kindRead && readOnly:
 		return nil, invalidArg("the %s is %s: features, start_time, end_time, as_of and batch_rows belong to a view read", where, got)
 	case got != kindJoin && joinOnly:
-		return nil, invalidArg("the %s is %s: timestamp_column and full_feature_names belong to a join", where, got)
+		return nil, invalidArg("the %s is %s: timestamp_column, full_feature_names and entity_rows belong to a join", where, got)
 	case got != kindIngest && c.ValidateOnly:
 		return nil, invalidArg("the %s is %s: validate_only belongs to an ingest", where, got)
 	case got == kindIngest && c.CreatedCutoff != "":
@@ -169,6 +180,14 @@ func (c *Command) readRequest() *fvv1.ReadBatchesRequest {
 		StartTime: mustTime(c.StartTime), EndTime: mustTime(c.EndTime),
 		AsOf: mustTime(c.AsOf), CreatedCutoff: mustTime(c.CreatedCutoff),
 	}
+}
+
+// timestampColumn is the join's label timestamp column.
+func (c *Command) timestampColumn() string {
+	if c.TimestampColumn != "" {
+		return c.TimestampColumn
+	}
+	return "event_timestamp"
 }
 
 // joinRequest is the GetHistoricalFeatures request of a join, without

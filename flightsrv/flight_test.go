@@ -292,7 +292,9 @@ func TestDoGetRefusals(t *testing.T) {
 		{"empty", as(bg, e.ana, "training"), &flight.Ticket{}, codes.InvalidArgument, "empty"},
 		{"unknown key", as(bg, e.ana, "training"), ticket(t, map[string]any{"view": "profile", "colums": []string{"age"}}), codes.InvalidArgument, "colums"},
 		{"two kinds", as(bg, e.ana, "training"), ticket(t, map[string]any{"view": "profile", "ingest": "profile"}), codes.InvalidArgument, "exactly one"},
-		{"join ticket", as(bg, e.ana, "training"), ticket(t, map[string]any{"join": []string{"profile:age"}}), codes.InvalidArgument, "takes a view read"},
+		{"join ticket", as(bg, e.ana, "training"), ticket(t, map[string]any{"join": []string{"profile:age"}}), codes.InvalidArgument, "without entity_rows"},
+		{"join rows not columns", as(bg, e.ana, "training"), ticket(t, map[string]any{"join": []string{"profile:age"}, "entity_rows": []string{"c-1"}}), codes.InvalidArgument, "object of columns"},
+		{"join rows without timestamps", as(bg, e.ana, "training"), ticket(t, map[string]any{"join": []string{"profile:age"}, "entity_rows": map[string]any{"customer_id": []string{"c-1"}}}), codes.InvalidArgument, "event_timestamp"},
 		{"bad time", as(bg, e.ana, "training"), ticket(t, map[string]any{"view": "profile", "as_of": "yesterday"}), codes.InvalidArgument, "RFC 3339"},
 		{"as_of with end_time", as(bg, e.ana, "training"), ticket(t, map[string]any{"view": "profile", "as_of": "2026-01-02T00:00:00Z", "end_time": "2026-01-03T00:00:00Z"}), codes.InvalidArgument, "end time"},
 	}
@@ -451,6 +453,22 @@ func TestDoExchangeJoinsPointInTime(t *testing.T) {
 	if want := []string{"21", "30", "42", "null"}; !slices.Equal(ages, want) {
 		t.Errorf("ages = %v, want %v", ages, want)
 	}
+	recs, err := e.b.Audit.Tail(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joins int
+	for _, r := range recs {
+		if r.Procedure == flightsrv.Prefix+"DoExchange" && r.Principal == "ana" && r.Action == "read" {
+			joins++
+			if !slices.Equal(r.Denied, []string{"income"}) {
+				t.Errorf("join audit record denies %v, want [income]", r.Denied)
+			}
+		}
+	}
+	if joins != 2 { // one per label batch
+		t.Errorf("audit has %d DoExchange read records, want 2", joins)
+	}
 }
 
 // doPut ingests recs into view and returns the PutResult's metadata.
@@ -598,4 +616,40 @@ func TestStreamLimitsApplyToFlight(t *testing.T) {
 		_, err = stream.Recv()
 	}
 	wantCode(t, err, codes.DeadlineExceeded, "--max-stream-duration")
+}
+
+func TestJoinInATicketWithGetFlightInfoAndDoGet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := as(t.Context(), e.ana, "training")
+	cmd := []byte(`{"join": ["profile:age", "profile:income"], "full_feature_names": true,
+		"entity_rows": {"customer_id": ["c-3", "c-1", null], "event_timestamp": ["2026-01-02T01:00:00Z", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"], "label": [1, 0, 1]}}`)
+	fi, err := e.client.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := flight.DeserializeSchema(fi.Schema, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := columnNames(want); !slices.Equal(got, []string{"customer_id", "event_timestamp", "label", "profile__age"}) {
+		t.Errorf("FlightInfo columns = %v, want the labels and profile__age (income denied)", got)
+	}
+	tbl, _, err := doGet(ctx, e.client, fi.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	if !tbl.Schema().Equal(want) {
+		t.Errorf("DoGet schema\n%v\nwant the FlightInfo's\n%v", tbl.Schema(), want)
+	}
+	var ages []string
+	for _, ch := range tbl.Column(3).Data().Chunks() {
+		for i := range ch.Len() {
+			ages = append(ages, ch.ValueStr(i))
+		}
+	}
+	if w := []string{"41", "20", "(null)"}; !slices.Equal(ages, w) {
+		t.Errorf("ages = %v, want %v", ages, w)
+	}
 }

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -61,7 +65,7 @@ func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error 
 		if err != nil {
 			return s.toStatus("DoExchange", err)
 		}
-		err = s.relayJoin(rs, stream, &outSchema)
+		err = s.relayJoin("DoExchange", rs, stream, &outSchema)
 		_ = rs.Close()
 		if err != nil {
 			return err
@@ -102,7 +106,7 @@ func (s *Server) readLabels(first *flight.FlightData, stream flight.FlightServic
 
 // relayJoin sends one GetHistoricalFeatures answer to the client: the
 // schema once (the first answer's), then the record batches.
-func (s *Server) relayJoin(rs *connect.ServerStreamForClient[fvv1.GetHistoricalFeaturesResponse], stream flight.FlightService_DoExchangeServer, outSchema *[]byte) error {
+func (s *Server) relayJoin(method string, rs *connect.ServerStreamForClient[fvv1.GetHistoricalFeaturesResponse], stream dataSender, outSchema *[]byte) error {
 	firstMsg := true
 	for rs.Receive() {
 		m := rs.Msg()
@@ -118,7 +122,7 @@ func (s *Server) relayJoin(rs *connect.ServerStreamForClient[fvv1.GetHistoricalF
 		}
 		fd, ok, err := toFlightData(m.ArrowIpc)
 		if err != nil {
-			return s.toStatus("DoExchange", err)
+			return s.toStatus(method, err)
 		}
 		if !ok {
 			continue
@@ -128,7 +132,78 @@ func (s *Server) relayJoin(rs *connect.ServerStreamForClient[fvv1.GetHistoricalF
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return s.toStatus("DoExchange", err)
+		return s.toStatus(method, err)
 	}
 	return nil
+}
+
+// dataSender is the sending side of DoGet and DoExchange.
+type dataSender interface {
+	Send(*flight.FlightData) error
+}
+
+// doGetJoin answers a join whose label table is in its command.
+func (s *Server) doGetJoin(ctx context.Context, h http.Header, c *Command, stream dataSender) error {
+	rows, err := c.EntityRows.ipcStream(c.timestampColumn())
+	if err != nil {
+		return invalidArg("%v", err)
+	}
+	req := connect.NewRequest(c.joinRequest())
+	copyHeader(req.Header(), h)
+	req.Msg.EntityRows = rows
+	rs, err := s.fs.GetHistoricalFeatures(ctx, req)
+	if err != nil {
+		return s.toStatus("DoGet", err)
+	}
+	defer rs.Close()
+	var schema []byte
+	return s.relayJoin("DoGet", rs, stream, &schema)
+}
+
+// joinSchema is the schema a join with entity_rows answers this caller:
+// the label columns, then the allowed features, view by view in order of
+// first mention (a view:* reference stands for every field the caller
+// may read, in the view's order).
+func (s *Server) joinSchema(ctx context.Context, h http.Header, c *Command) (*arrow.Schema, error) {
+	rec, err := c.EntityRows.record(c.timestampColumn())
+	if err != nil {
+		return nil, invalidArg("%v", err)
+	}
+	fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
+	rec.Release()
+	var order []string
+	fieldsOf := map[string][]string{}
+	every := map[string]bool{}
+	for _, ref := range c.Join {
+		v, f, ok := strings.Cut(ref, ":")
+		if !ok || v == "" || f == "" {
+			return nil, invalidArg("feature %q is not a reference of the form view:field (or view:*); write it like customer_profile:income", ref)
+		}
+		if _, seen := fieldsOf[v]; !seen {
+			order = append(order, v)
+			fieldsOf[v] = nil
+		}
+		if f == "*" {
+			every[v] = true
+		} else if !slices.Contains(fieldsOf[v], f) {
+			fieldsOf[v] = append(fieldsOf[v], f)
+		}
+	}
+	for _, v := range order {
+		feats := fieldsOf[v]
+		if every[v] {
+			feats = nil
+		}
+		views, err := s.rpc.ReadableViews(ctx, h, v, feats)
+		if err != nil {
+			return nil, s.toStatus("GetFlightInfo", err)
+		}
+		for _, f := range views[0].Schema.Fields()[2:] {
+			if c.FullFeatureNames {
+				f.Name = v + "__" + f.Name
+			}
+			fields = append(fields, f)
+		}
+	}
+	return arrow.NewSchema(fields, nil), nil
 }

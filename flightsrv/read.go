@@ -52,41 +52,52 @@ func (s *Server) ListFlights(_ *flight.Criteria, stream flight.FlightService_Lis
 }
 
 // GetFlightInfo describes a view read (a CMD descriptor with a view
-// command, or a PATH descriptor naming the view) for the caller.
+// command, or a PATH descriptor naming the view), or a join with its
+// label table in the command, for the caller: the schema it would get
+// and a ticket (the command) for DoGet.
 func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	v, c, err := s.describe(ctx, "GetFlightInfo", desc)
+	info, err := s.describe(ctx, "GetFlightInfo", desc)
 	if err != nil {
 		return nil, err
 	}
-	return flightInfo(v, desc, c), nil
+	return info, nil
 }
 
 // GetSchema answers the schema GetFlightInfo would.
 func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	v, _, err := s.describe(ctx, "GetSchema", desc)
+	info, err := s.describe(ctx, "GetSchema", desc)
 	if err != nil {
 		return nil, err
 	}
-	return &flight.SchemaResult{Schema: flight.SerializeSchema(v.Schema, memory.DefaultAllocator)}, nil
+	return &flight.SchemaResult{Schema: info.Schema}, nil
 }
 
-func (s *Server) describe(ctx context.Context, method string, desc *flight.FlightDescriptor) (rpc.ReadableView, *Command, error) {
+func (s *Server) describe(ctx context.Context, method string, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
 	c, err := descriptorCommand(desc, kindRead)
 	if err != nil {
-		return rpc.ReadableView{}, nil, err
+		return nil, err
 	}
 	ctx, h := s.call(ctx, method)
+	if len(c.Join) > 0 {
+		schema, err := s.joinSchema(ctx, h, c)
+		if err != nil {
+			return nil, err
+		}
+		return flightInfo(rpc.ReadableView{Schema: schema}, desc, c), nil
+	}
 	views, err := s.rpc.ReadableViews(ctx, h, c.View, c.Features)
 	if err != nil {
-		return rpc.ReadableView{}, nil, s.toStatus(method, err)
+		return nil, s.toStatus(method, err)
 	}
-	return views[0], c, nil
+	return flightInfo(views[0], desc, c), nil
 }
 
 // DoGet streams a view read (the ticket's command) as ReadBatches does:
 // the schema, then one FlightData per record batch as the server scans
 // and decrypts it. The first record batch's app_metadata names the
-// features policy withheld ({"denied_features": [...]}), if any.
+// features policy withheld ({"denied_features": [...]}), if any. A join
+// ticket with its label table (entity_rows) is answered as
+// GetHistoricalFeatures answers it.
 func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	c, err := parseCommand(t.GetTicket(), kindRead, "ticket")
 	if err != nil {
@@ -95,6 +106,9 @@ func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer
 	ctx, h := s.call(stream.Context(), "DoGet")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if len(c.Join) > 0 {
+		return s.doGetJoin(ctx, h, c, stream)
+	}
 	req := connect.NewRequest(c.readRequest())
 	copyHeader(req.Header(), h)
 	rs, err := s.fs.ReadBatches(ctx, req)

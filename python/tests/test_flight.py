@@ -119,7 +119,7 @@ def test_flight_reads_are_in_the_audit_log(server: Server) -> None:
         (b"", "empty"),
         (b'{"view": "profile", "colums": ["age"]}', "colums"),
         (b'{"view": "profile", "ingest": "profile"}', "exactly one"),
-        (b'{"join": ["profile:age"]}', "takes a view read"),
+        (b'{"join": ["profile:age"]}', "without entity_rows"),
         (b'{"view": "profile", "as_of": "yesterday"}', "RFC 3339"),
         (b'{"view": "profile"} {"view": "big"}', "one JSON object"),
     ],
@@ -154,6 +154,11 @@ def test_historical_features_from_a_pandas_label_frame(server: Server) -> None:
     w.write_table(table)
     w.done_writing()
     assert r.read_all().column("age").to_pylist() == [21, 30, 42, None]
+    # A small label table can travel in the command: GetFlightInfo, then DoGet.
+    cmd = json.dumps({"join": ["profile:age"], "entity_rows": {"customer_id": ["c-2"], "event_timestamp": ["2026-01-03T00:00:00Z"]}})
+    info = c.get_flight_info(fl.FlightDescriptor.for_command(cmd), options=opts)
+    assert info.schema.names == ["customer_id", "event_timestamp", "age"]
+    assert c.do_get(info.endpoints[0].ticket, options=opts).read_all().column("age").to_pylist() == [32]
 
 
 def rows_of(server: Server, view: str) -> int:

@@ -39,12 +39,12 @@ def big_rows(start: int, n: int, blob: int) -> pa.Table:
 def test_dataset_streams_a_large_view_with_bounded_rss(server: Server) -> None:
     from featurevault.dataset import FeatureVaultDataset
 
-    rows, blob = 40_000, 4096  # 160 MB of values: far more than the RSS bound below
+    rows, blob = 20_000, 8192  # 160 MB of values: over three times the RSS bound below
     loader = Client(server.url, token=server.tokens["loader"], purpose="ingestion")
     for start in range(0, rows, 10_000):
-        res = loader.ingest(big_rows(start, 10_000, blob), "big", batch_rows=400)
+        res = loader.ingest(big_rows(start, 10_000, blob), "big", batch_rows=200)
         assert res.rows_written == 10_000
-    ds = FeatureVaultDataset(server.url, "big", token=server.tokens["ana"], purpose="training", batch_rows=1024)
+    ds = FeatureVaultDataset(server.url, "big", token=server.tokens["ana"], purpose="training", batch_rows=256)
     dl = torch.utils.data.DataLoader(ds, batch_size=None)
     seen = 0
     total = 0.0
