@@ -12,9 +12,10 @@
 // records, whichever protocol a client speaks; only the framing differs.
 //
 //	ListFlights    the views the caller may read, each with its schema (denied columns omitted)
-//	GetFlightInfo  a view read's schema and ticket         (ReadBatches' policy decision)
+//	GetFlightInfo  a view read's (or a join's) schema and ticket, as policy allows the caller
 //	GetSchema      the same schema alone
-//	DoGet          a view read: all rows, a time range, or the latest row per entity as of a time (ReadBatches)
+//	DoGet          a view read: all rows, a time range, or the latest row per entity as of a time (ReadBatches);
+//	               or a join whose small label table is in the ticket (GetHistoricalFeatures)
 //	DoExchange     a point-in-time join: the client writes the label table, the server answers the joined table (GetHistoricalFeatures)
 //	DoPut          bulk ingest, atomic per record batch (IngestArrow)
 //
