@@ -653,3 +653,21 @@ func TestJoinInATicketWithGetFlightInfoAndDoGet(t *testing.T) {
 		t.Errorf("ages = %v, want %v", ages, w)
 	}
 }
+
+func TestUploadsNeedAValidTokenFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, token := range []string{"", "fvt_nope"} {
+		ctx := as(t.Context(), token, "training")
+		ex, err := e.client.DoExchange(ctx)
+		if err == nil {
+			_ = ex.CloseSend() // without the check first, the server would answer "empty stream"
+			_, err = ex.Recv()
+		}
+		wantCode(t, err, codes.Unauthenticated, "token")
+		rec := profileRows(1, 30, 1)
+		_, err = doPut(ctx, e.client, `{"ingest": "profile"}`, rec)
+		rec.Release()
+		wantCode(t, err, codes.Unauthenticated, "token")
+	}
+}

@@ -16,15 +16,19 @@ import (
 // one record batch may span several messages.
 const ingestChunkBytes = 256 << 10
 
-// DoPut ingests the client's record batches into a view (a CMD
-// descriptor {"ingest": VIEW} or a PATH descriptor naming it), as
-// IngestArrow does: the schema is checked against the view and the
-// write policy before anything is written, every row is checked, and each
-// record batch is one atomic commit; after the first batch with a refused
-// row nothing more is written. On success one PutResult carries the
+// DoPut authenticates the call, then ingests the client's record
+// batches into a view (a CMD descriptor {"ingest": VIEW} or a PATH
+// descriptor naming it), as IngestArrow does: the schema is checked
+// against the view and the write policy before anything is written,
+// every row is checked, and each record batch is one atomic commit;
+// after the first batch with a refused row nothing more is written. On success one PutResult carries the
 // IngestArrowResponse as JSON in its app_metadata (rows_written, ...); a
 // refusal is an error whose message names every row to fix.
 func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
+	ctx, h := s.call(stream.Context(), "DoPut")
+	if err := s.rpc.Authenticate(ctx, h); err != nil {
+		return s.toStatus("DoPut", err)
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -36,7 +40,6 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	if err != nil {
 		return err
 	}
-	ctx, h := s.call(stream.Context(), "DoPut")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cs := s.fs.IngestArrow(ctx)

@@ -25,9 +25,9 @@ import (
 // streams back the joined table, one or more record batches per label
 // batch, in input order.
 //
-// The server reads the whole label table before it answers, holding it
-// as Arrow IPC (at most WithMaxLabelBytes, past which the call fails
-// with ResourceExhausted), so that a client may write everything and
+// The server authenticates the call, then reads the whole label table
+// before it answers, holding it as Arrow IPC (at most WithMaxLabelBytes,
+// past which the call fails with ResourceExhausted), so that a client may write everything and
 // then read — what pyarrow's do_exchange users do — without the two
 // directions blocking each other. Labels are small beside the features
 // they fetch: a million (key, timestamp) rows are some 20 MB. Each label
@@ -35,6 +35,10 @@ import (
 // label batch must fit the server's --max-request-bytes; the Python SDK
 // writes batches of 8,192 rows.
 func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	ctx, h := s.call(stream.Context(), "DoExchange")
+	if err := s.rpc.Authenticate(ctx, h); err != nil {
+		return s.toStatus("DoExchange", err)
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -50,7 +54,6 @@ func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error 
 	if err != nil {
 		return err
 	}
-	ctx, h := s.call(stream.Context(), "DoExchange")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if len(batches) == 0 {

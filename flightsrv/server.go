@@ -70,7 +70,8 @@ func WithMaxBatchBytes(n int64) Option {
 }
 
 // WithMaxLabelBytes bounds the label table of one DoExchange join, which
-// the server holds (as Arrow IPC) while it answers (default 256 MiB).
+// the server holds (as Arrow IPC) while it answers (default
+// DefaultMaxLabelBytes).
 func WithMaxLabelBytes(n int64) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -79,8 +80,9 @@ func WithMaxLabelBytes(n int64) Option {
 	}
 }
 
-// DefaultMaxLabelBytes is the default bound on a join's label table.
-const DefaultMaxLabelBytes = 256 << 20
+// DefaultMaxLabelBytes is the default bound on a join's label table:
+// some three million (key, timestamp) rows.
+const DefaultMaxLabelBytes = 64 << 20
 
 // New returns the Flight service of s. Serve it on the FeatureVault
 // port with s.Mount(Prefix, flightServer) — one port, one TLS

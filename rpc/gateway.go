@@ -75,6 +75,17 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
+// Authenticate checks a call's bearer token and takes one request from
+// its principal's rate limit, as every Connect call does first. A gateway
+// calls it before it reads what a client uploads (a label table), so that
+// an unauthenticated client cannot make the server hold its data. The
+// error is a Connect error.
+func (s *Server) Authenticate(ctx context.Context, hdr http.Header) error {
+	auth := &authInterceptor{policy: s.backend.Policy, limiter: s.limiter}
+	_, err := auth.authenticate(ctx, hdr)
+	return err
+}
+
 // ReadableView is a feature view as one caller may read it.
 type ReadableView struct {
 	Name        string
