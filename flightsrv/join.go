@@ -27,9 +27,9 @@ import (
 //
 // The server authenticates the call, then reads the whole label table
 // before it answers, holding it as Arrow IPC (at most WithMaxLabelBytes,
-// past which the call fails with ResourceExhausted), so that a client may write everything and
-// then read — what pyarrow's do_exchange users do — without the two
-// directions blocking each other. Labels are small beside the features
+// past which the call fails with ResourceExhausted), so that a client
+// may write everything and then read — what pyarrow's do_exchange users
+// do — without the two directions blocking each other. Labels are small beside the features
 // they fetch: a million (key, timestamp) rows are some 20 MB. Each label
 // batch is one GetHistoricalFeatures call (and its audit records), so a
 // label batch must fit the server's --max-request-bytes; the Python SDK
