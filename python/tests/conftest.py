@@ -25,6 +25,9 @@ from typing import Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "python" / "src"
+# The tests exercise this checkout's package, whatever version is installed.
+sys.path.insert(0, str(SRC))
 
 #: The server's --max-ingest-batch-bytes: small, so the refusal of a
 #: larger batch is quick to test.

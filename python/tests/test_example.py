@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
-from .conftest import REPO, Server
+from .conftest import REPO, SRC, Server
 
 
 def test_python_training_example(server: Server) -> None:
@@ -13,7 +14,7 @@ def test_python_training_example(server: Server) -> None:
     server.cli("ingest", str(REPO / "examples/training/activity.csv"), "--view", "customer_activity", "--purpose", "ingestion")
     p = subprocess.run(
         [sys.executable, str(REPO / "examples/python-training/train.py"), "--server", server.url, "--token", server.admin],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(SRC)),
     )
     assert p.returncode == 0, p.stderr
     out = p.stdout
