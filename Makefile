@@ -62,3 +62,9 @@ ci: ## Run what CI runs (.ci/run)
 .PHONY: clean
 clean: ## Remove build outputs and tools in .tmp (not featurevault-data)
 	rm -rf .tmp coverage.out coverage.html
+
+.PHONY: pyenv
+pyenv: ## Create .tmp/pyvenv with the Python package and its test dependencies (go test ./... then runs python/tests)
+	[ -x .tmp/pyvenv/bin/python ] || python3 -m venv .tmp/pyvenv
+	.tmp/pyvenv/bin/pip install -q './python[test,torch]'
+	.tmp/pyvenv/bin/pip install -q --no-deps --force-reinstall ./python

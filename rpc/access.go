@@ -186,7 +186,7 @@ func deniedError(action policy.Action, view string, denied []string) error {
 func (s *Server) record(ctx context.Context, c caller, procedure string, r audit.Record, outcome error) error {
 	r.Principal = c.principal.Name
 	r.Auth = authFrom(ctx)
-	r.Procedure = procedure
+	r.Procedure = auditProcedure(ctx, procedure)
 	r.Purpose = c.purpose
 	r.Env = c.env
 	r.Outcome = "ok"

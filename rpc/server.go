@@ -39,6 +39,7 @@ type Server struct {
 	views   viewFields
 	limiter *limiter
 	streams *streamLimiter
+	mounts  []mount // gateways on the same port (gateway.go)
 }
 
 type config struct {
@@ -164,7 +165,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		Protocols:         &protocols,

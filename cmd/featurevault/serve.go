@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/featurevault/featurevault/flightsrv"
 	"github.com/featurevault/featurevault/keys"
 	"github.com/featurevault/featurevault/keys/kmsclient"
 	"github.com/featurevault/featurevault/rpc"
@@ -216,7 +217,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	endpoint := scheme + "://" + ln.Addr().String()
 	logger.Info("featurevault serving", "url", endpoint, "data", cfg.data)
 	fmt.Fprintf(stdout, "featurevault serving on %s\n", endpoint)
-	err = rpc.NewServer(backend, opts...).Serve(ctx, ln)
+	srv := rpc.NewServer(backend, opts...)
+	// Arrow Flight on the same port (package flightsrv).
+	srv.Mount(flightsrv.Prefix, flightsrv.New(srv, flightsrv.WithLogger(logger), flightsrv.WithMaxBatchBytes(cfg.maxIngestBatch)))
+	err = srv.Serve(ctx, ln)
 	logger.Info("featurevault stopped")
 	return err
 }
