@@ -64,6 +64,21 @@ func (o Options) WithLogger(l *slog.Logger) Options { o.logger = l; return o }
 
 // WithSyncWrites sets whether a write returns only once it is on disk
 // (default true).
+//
+// The durability model, with it on: every call that writes (Write, Ingest,
+// Erase, registry applies, subject-key rotation, and what other packages
+// keep in KV()) returns only once its write is fsynced, so what it
+// acknowledged survives a crash of the process and a power failure. The
+// data directory uses group commit: a write is committed (readers see it
+// at once), then its writer waits for a sync round that started after it;
+// concurrent writers share one round, and readers never wait for a disk
+// flush. A reader may therefore see a write a moment before it is on disk:
+// a power failure then can undo a row someone read but whose writer was
+// never told it succeeded. The keystore syncs each commit before it
+// becomes visible (kv.Options.WithGroupCommit(false)), so a subject key is
+// on disk before any writer can encrypt a row under it; only a keystore
+// read that misses the key cache waits for a keystore fsync. Without it,
+// writes survive a crash of the process but not of the machine.
 func (o Options) WithSyncWrites(b bool) Options { o.syncs = b; return o }
 
 // WithClock sets the clock used for default event times, created times and
@@ -114,7 +129,7 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 		return nil, err
 	}
 	closers = append(closers, data.Close)
-	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()))
+	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithGroupCommit(false).WithLogger(o.log()))
 	if err != nil {
 		return nil, err
 	}
