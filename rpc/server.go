@@ -50,8 +50,9 @@ type config struct {
 	burst               int
 	now                 func() time.Time
 	maxIngestBatchBytes int64
-	telemetry           *telemetry.T // nil: none (WithTelemetry)
-	edge                edgeConfig   // client CAs, CORS, stream limits (edge.go)
+	telemetry           *telemetry.T   // nil: none (WithTelemetry)
+	edge                edgeConfig     // client CAs, CORS, stream limits (edge.go)
+	requestLimits       *RequestLimits // nil: DefaultRequestLimits (requestlimits.go)
 }
 
 // Option configures a Server.
@@ -123,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
 		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}, s.streams),
+		connect.WithInterceptors(limitsInterceptor{s.cfg.limits()}),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))

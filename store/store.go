@@ -41,6 +41,8 @@ type Options struct {
 	syncs  bool
 	now    func() time.Time
 	keys   keys.Options
+
+	maxValueBytes int // 0: MaxValueBytes (limits.go)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -162,6 +164,9 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 func New(ctx context.Context, data kv.Store, keyring *keys.Keyring, o Options) (*Store, error) {
 	if o.now == nil {
 		o.now = time.Now
+	}
+	if err := o.checkLimits(); err != nil {
+		return nil, err
 	}
 	s := &Store{data: data, keyring: keyring, opts: o}
 	if err := s.loadRegistry(); err != nil {

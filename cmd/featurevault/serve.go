@@ -40,8 +40,9 @@ type serveConfig struct {
 	metricsListen   string
 	otelEndpoint    string
 	otelSampleRatio float64
-	config          string    // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
-	edge            serveEdge // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	config          string      // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
+	edge            serveEdge   // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	limits          serveLimits // per-request limits (serve_limits.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -104,6 +105,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.Float64Var(&cfg.otelSampleRatio, "otel-sample-ratio", telemetry.DefaultSampleRatio, "share of calls traced, 0 to 1 (1 while debugging)")
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
 	cfg.edge.addFlags(cmd)
+	cfg.limits.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -125,6 +127,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	if cfg.maxIngestBatch <= 0 {
 		return fmt.Errorf("--max-ingest-batch-bytes must be positive, got %d", cfg.maxIngestBatch)
+	}
+	if err := cfg.limits.check(); err != nil {
+		return err
 	}
 	clientCAs, err := cfg.edge.check(cfg.tlsCert != "")
 	if err != nil {
@@ -149,7 +154,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if kc != nil {
 		ko = ko.WithKMSClient(kc)
 	}
-	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	so, limitOpts := cfg.limits.apply(store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), nil)
+	backend, err := rpc.OpenBackend(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
 	}
@@ -188,6 +194,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst),
 	}
 	opts = append(opts, cfg.edge.options(clientCAs)...)
+	opts = append(opts, limitOpts...)
 	scheme := "http"
 	if tls {
 		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))
