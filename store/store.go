@@ -42,7 +42,8 @@ type Options struct {
 	now    func() time.Time
 	keys   keys.Options
 
-	maxValueBytes int // 0: MaxValueBytes (limits.go)
+	maxValueBytes int  // 0: MaxValueBytes (limits.go)
+	perCommitSync bool // WithGroupCommit(false)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -82,6 +83,12 @@ func (o Options) WithLogger(l *slog.Logger) Options { o.logger = l; return o }
 // read that misses the key cache waits for a keystore fsync. Without it,
 // writes survive a crash of the process but not of the machine.
 func (o Options) WithSyncWrites(b bool) Options { o.syncs = b; return o }
+
+// WithGroupCommit sets whether synced writes to the data directory use
+// group commit (default true). false makes every commit wait for its own
+// sync before it becomes visible, as the keystore does, which makes every
+// concurrent read wait for it too: kept to measure the difference.
+func (o Options) WithGroupCommit(b bool) Options { o.perCommitSync = !b; return o }
 
 // WithClock sets the clock used for default event times, created times and
 // TTL checks (tests).
@@ -126,7 +133,7 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log()))
+	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithGroupCommit(!o.perCommitSync).WithLogger(o.log()))
 	if err != nil {
 		return nil, err
 	}
