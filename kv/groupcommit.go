@@ -100,7 +100,9 @@ func (g *groupCommit) loop() {
 }
 
 // logSyncer fsyncs Badger's write-ahead files in one directory: the
-// memtable logs (*.mem) and the value logs (*.vlog).
+// memtable logs (*.mem) and the value logs (*.vlog). Badger writes them
+// through shared memory maps; fsync of the file writes back the pages
+// dirtied through the map, as Badger's own msync does.
 //
 // Badger's DB.Sync syncs only the current memtable log and value log. A
 // commit can land in a memtable that is rotated out (it became full)
