@@ -150,7 +150,7 @@ func (s *logSyncer) syncLogs() error {
 			if s.synced[n] {
 				continue
 			}
-			if err := fsyncFile(filepath.Join(s.dir, n)); err != nil {
+			if err := datasyncFile(filepath.Join(s.dir, n)); err != nil {
 				return err
 			}
 			if i < len(list)-1 { // rotated before this round began: it is final now
@@ -172,7 +172,15 @@ func (s *logSyncer) syncLogs() error {
 
 // fsyncFile fsyncs the file or directory at path. A file that no longer
 // exists needs nothing.
-func fsyncFile(path string) error {
+func fsyncFile(path string) error { return syncPath(path, (*os.File).Sync) }
+
+// datasyncFile is fsyncFile for a log's data: it writes back the file's
+// pages and the metadata needed to read them (block allocation, size), but
+// not its timestamps, as Badger's own msync does — a full fsync would
+// commit the file system's journal for the mtime every write touches.
+func datasyncFile(path string) error { return syncPath(path, datasync) }
+
+func syncPath(path string, sync func(*os.File) error) error {
 	f, err := os.Open(path) // #nosec G304 -- a file of the store's own directory
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -180,5 +188,5 @@ func fsyncFile(path string) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(f.Sync(), f.Close())
+	return errors.Join(sync(f), f.Close())
 }
