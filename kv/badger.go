@@ -28,6 +28,10 @@ type Options struct {
 	syncs    bool
 	perWrite bool // Badger's own SyncWrites instead of group commit
 	logger   *slog.Logger
+	// smallLogs (tests) makes memtables and value logs 1 MiB and sends
+	// values over 1 KiB to the value log, so that a few megabytes of writes
+	// rotate both many times.
+	smallLogs bool
 }
 
 // DefaultOptions returns options for a durable store in dir: every write
@@ -74,6 +78,9 @@ func OpenBadger(o Options) (*Badger, error) {
 		WithMetricsEnabled(false)
 	if o.inMemory {
 		bo = bo.WithDir("").WithValueDir("")
+	}
+	if o.smallLogs {
+		bo = bo.WithMemTableSize(1 << 20).WithValueLogFileSize(1 << 20).WithValueThreshold(1 << 10)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
