@@ -52,7 +52,15 @@ const loadPending = 16
 // none). Badger's iterator skips versions up to and including its SinceTs,
 // whatever DB.Backup's comment says, so next is not incremented.
 func (b *Badger) Backup(w io.Writer, since uint64) (uint64, error) {
-	maxVersion, err := b.db.Backup(w, since)
+	// Badger's DB.Backup streams with several producers, each in its own
+	// read transaction, so a backup taken under writes could hold half of
+	// a batch. One producer reads everything in one transaction: one
+	// snapshot.
+	stream := b.db.NewStream()
+	stream.LogPrefix = "kv.Backup"
+	stream.SinceTs = since
+	stream.NumGo = 1
+	maxVersion, err := stream.Backup(w, since)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -62,5 +70,8 @@ func (b *Badger) Backup(w io.Writer, since uint64) (uint64, error) {
 // Load implements Backuper. It keeps each entry's version, so that
 // incremental backups loaded later in order take precedence.
 func (b *Badger) Load(r io.Reader) error {
-	return mapErr(b.db.Load(r, loadPending))
+	if err := b.db.Load(r, loadPending); err != nil {
+		return mapErr(err)
+	}
+	return b.durable()
 }

@@ -174,12 +174,24 @@ func syncEvery(db *kv.Badger, interval time.Duration, log *slog.Logger) (stop fu
 	}
 }
 
-// writeSecretFile creates path with mode 0600, refusing to overwrite.
+// writeSecretFile creates path with mode 0600, refusing to overwrite, and
+// syncs it and its directory: the principal it names is already on disk,
+// so a power failure must not leave the file empty or missing.
 func writeSecretFile(path, content string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the bootstrap token path under the operator's data directory
 	if err != nil {
 		return fmt.Errorf("rpc: write %s: %w", path, err)
 	}
 	_, err = f.WriteString(content)
-	return errors.Join(err, f.Close())
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("rpc: write %s: %w", path, err)
+	}
+	d, err := os.Open(filepath.Dir(path)) // #nosec G304 -- the operator's data directory
+	if err != nil {
+		return fmt.Errorf("rpc: sync %s: %w", filepath.Dir(path), err)
+	}
+	return errors.Join(d.Sync(), d.Close())
 }

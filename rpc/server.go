@@ -57,6 +57,7 @@ type config struct {
 	edge                edgeConfig       // client CAs, CORS, stream limits (edge.go)
 	oidc                *identity.OIDC   // nil: no OIDC issuer trusted (identity.go)
 	checkpoints         checkpointConfig // signed audit checkpoints (checkpoint_handler.go)
+	requestLimits       *RequestLimits   // nil: DefaultRequestLimits (requestlimits.go)
 }
 
 // Option configures a Server.
@@ -131,6 +132,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
 		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter, oidc: s.cfg.oidc}, s.streams),
+		connect.WithInterceptors(limitsInterceptor{s.cfg.limits()}),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))

@@ -24,6 +24,7 @@
 #                    below this before measuring: the machine is shared
 #   UPDATE_MD=1      rewrite the fvbench section of BENCHMARKS.md
 #   BUDGET=256MiB    featurevault serve --memory-budget
+#   WRITES=1         also measure durable writes (fvbench run --phases writes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -171,6 +172,18 @@ RUN=("$FVB" run --target "$URL" --token-file "$DATA/admin.token" --entities "$EN
 record "${RUN[@]}"
 status=0
 "${RUN[@]}" | tee "$OUT/fvbench.txt" || status=$?
+
+# --- durable writes (issue 13): write throughput, reads beside a writer -------
+# WRITES=0 skips it. Every write is acknowledged only once fsynced (group
+# commit); see BENCHMARKS.md, "Durable writes".
+if [ "${WRITES:-1}" = 1 ]; then
+  say "fvbench run --phases writes"
+  WR=("$FVB" run --target "$URL" --token-file "$DATA/admin.token" --entities "$ENTITIES"
+    --noop "$NOOP" --server-pid "$SERVER_PID" --clients "$CLIENTS" --duration "$DURATION" --rounds "$ROUNDS"
+    --phases writes --write-clients 8 --write-batch 500 --write-share 0.1 --json "$OUT/writes.json")
+  record "${WR[@]}"
+  "${WR[@]}" | tee "$OUT/writes.txt" || status=$?
+fi
 
 stop "$NOOP_PID"
 stop "$SERVER_PID"

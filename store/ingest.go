@@ -74,6 +74,7 @@ func (s *Store) Ingest(ctx context.Context, view string, rows []Row, o IngestOpt
 	}
 	now := s.opts.now()
 	p := newRowPreparer(v, ent, rules, now)
+	p.maxValueBytes = s.opts.maxValueBytes
 	prepared := make([]preparedRow, len(rows))
 	var res IngestResult
 	for i := range rows {

@@ -42,6 +42,9 @@ type Options struct {
 	now    func() time.Time
 	keys   keys.Options
 	memory *MemoryPlan // nil: DefaultMemoryBudget's (memory.go)
+
+	maxValueBytes int  // 0: MaxValueBytes (limits.go)
+	perCommitSync bool // WithGroupCommit(false)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -65,7 +68,28 @@ func (o Options) WithLogger(l *slog.Logger) Options { o.logger = l; return o }
 
 // WithSyncWrites sets whether a write returns only once it is on disk
 // (default true).
+//
+// The durability model, with it on: every call that writes (Write, Ingest,
+// Erase, registry applies, subject-key rotation, and what other packages
+// keep in KV()) returns only once its write is fsynced, so what it
+// acknowledged survives a crash of the process and a power failure. The
+// data directory uses group commit: a write is committed (readers see it
+// at once), then its writer waits for a sync round that started after it;
+// concurrent writers share one round, and readers never wait for a disk
+// flush. A reader may therefore see a write a moment before it is on disk:
+// a power failure then can undo a row someone read but whose writer was
+// never told it succeeded. The keystore syncs each commit before it
+// becomes visible (kv.Options.WithGroupCommit(false)), so a subject key is
+// on disk before any writer can encrypt a row under it; only a keystore
+// read that misses the key cache waits for a keystore fsync. Without it,
+// writes survive a crash of the process but not of the machine.
 func (o Options) WithSyncWrites(b bool) Options { o.syncs = b; return o }
+
+// WithGroupCommit sets whether synced writes to the data directory use
+// group commit (default true). false makes every commit wait for its own
+// sync before it becomes visible, as the keystore does, which makes every
+// concurrent read wait for it too: kept to measure the difference.
+func (o Options) WithGroupCommit(b bool) Options { o.perCommitSync = !b; return o }
 
 // WithClock sets the clock used for default event times, created times and
 // TTL checks (tests).
@@ -111,12 +135,12 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	mem := o.MemoryPlan()
-	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log()).WithMemory(mem.Data))
+	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithGroupCommit(!o.perCommitSync).WithLogger(o.log()).WithMemory(mem.Data))
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, data.Close)
-	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()).WithMemory(mem.Keystore))
+	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithGroupCommit(false).WithLogger(o.log()).WithMemory(mem.Keystore))
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +173,9 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 func New(ctx context.Context, data kv.Store, keyring *keys.Keyring, o Options) (*Store, error) {
 	if o.now == nil {
 		o.now = time.Now
+	}
+	if err := o.checkLimits(); err != nil {
+		return nil, err
 	}
 	s := &Store{data: data, keyring: keyring, opts: o}
 	if err := s.loadRegistry(); err != nil {

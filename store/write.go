@@ -50,6 +50,7 @@ func (s *Store) Write(ctx context.Context, view string, rows []Row) (WriteResult
 	}
 	now := s.opts.now()
 	p := newRowPreparer(v, ent, rules, now)
+	p.maxValueBytes = s.opts.maxValueBytes
 	prepared := make([]preparedRow, len(rows))
 	for i := range rows {
 		if pr := p.prepare(&rows[i], &prepared[i]); pr != nil {
@@ -89,6 +90,9 @@ type rowPreparer struct {
 	rules *viewRules
 	now   time.Time
 	index map[string]int // field name to position
+	// maxValueBytes, when in 1..MaxValueBytes-1, is a lower limit per
+	// value than MaxValueBytes (Options.WithMaxValueBytes).
+	maxValueBytes int
 }
 
 func newRowPreparer(v *View, ent *Entity, rules *viewRules, now time.Time) *rowPreparer {
@@ -121,6 +125,11 @@ func (p *rowPreparer) prepare(r *Row, out *preparedRow) *rowProblem {
 		}
 		if vals[fi], err = checkValue(&p.v.Fields[fi], val); err != nil {
 			return &rowProblem{kind: KindInvalid, field: name, msg: trimPrefix(err)}
+		}
+		if p.maxValueBytes > 0 && p.maxValueBytes < MaxValueBytes {
+			if err := checkValueBytes(&p.v.Fields[fi], vals[fi], p.maxValueBytes); err != nil {
+				return &rowProblem{kind: KindInvalid, field: name, msg: trimPrefix(err)}
+			}
 		}
 	}
 	if p.rules != nil {

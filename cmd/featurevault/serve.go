@@ -45,6 +45,7 @@ type serveConfig struct {
 	edge            serveEdge     // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
 	identity        serveIdentity // OIDC issuers, audit checkpoints (serve_identity.go)
 	memory          serveMemory   // --memory-budget (serve_memory.go)
+	limits          serveLimits   // per-request limits (serve_limits.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -109,6 +110,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	cfg.edge.addFlags(cmd)
 	cfg.identity.addFlags(cmd)
 	cfg.memory.addFlags(cmd)
+	cfg.limits.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -132,6 +134,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		return fmt.Errorf("--max-ingest-batch-bytes must be positive, got %d", cfg.maxIngestBatch)
 	}
 	if err := cfg.memory.check(); err != nil {
+		return err
+	}
+	if err := cfg.limits.check(); err != nil {
 		return err
 	}
 	clientCAs, err := cfg.edge.check(cfg.tlsCert != "")
@@ -165,6 +170,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
+	so, limitOpts := cfg.limits.apply(so, nil)
 	backend, err := rpc.OpenBackend(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
@@ -205,6 +211,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	}
 	opts = append(opts, cfg.edge.options(clientCAs)...)
 	opts = append(opts, identityOpts...)
+	opts = append(opts, limitOpts...)
 	scheme := "http"
 	if tls {
 		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))

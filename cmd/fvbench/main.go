@@ -66,6 +66,10 @@ and runs the phases (--phases):
   mix      the weighted --mix on FeatureVault at --clients
   export   ReadBatches of the whole view, and the raw Tink decrypt limit
   profile  CPU and allocation profiles from --pprof under each workload
+  writes   durable write throughput (WriteFeatures of --write-batch rows
+           from --write-clients callers), then online 1×50 reads at 1 client
+           and at --clients, alone and beside a writer at --write-share of
+           that throughput
 
 It prints throughput and p50/p95/p99/p99.9/max per operation, the medians
 of each over the rounds, the server's CPU per request and memory (with
@@ -104,6 +108,7 @@ targets of issues 7 and 13, and writes everything to --json. Each phase runs at 
 	f.Float64Var(&cfg.rate, "rate", 0, "open loop: total requests per second to aim at, latency measured from when each was due (0: closed loop)")
 	f.StringVar(&cfg.mix, "mix", cfg.mix, "weights of the mix phase: online1 (1×50), online100 (100×50), write, batch (ReadBatches), aggregate")
 	f.IntVar(&cfg.writeRows, "write-rows", cfg.writeRows, "rows per write operation")
+	addWritesFlags(f, &cfg.writes)
 	f.IntVar(&cfg.batchMaxRows, "batch-rows", cfg.batchMaxRows, "rows a batch operation of the mix reads before it stops (0: the whole view)")
 	f.IntVar(&cfg.exportRuns, "export-runs", cfg.exportRuns, "whole-view reads in the export phase")
 	f.IntVar(&cfg.tinkKeys, "tink-keys", cfg.tinkKeys, "distinct keys in the raw Tink decrypt loop")
@@ -145,6 +150,7 @@ would otherwise measure the limiter.`,
 	f.Float64Var(&cfg.rateLimit, "rate-limit", 0, "requests per second per principal (0: no limit)")
 	f.IntVar(&cfg.rateBurst, "rate-burst", 0, "burst above --rate-limit")
 	f.BoolVar(&cfg.syncWrites, "sync-writes", cfg.syncWrites, "sync each write to disk, as featurevault serve does")
+	f.BoolVar(&cfg.groupCommit, "group-commit", true, "with --sync-writes, let concurrent writes share one sync, as featurevault serve does; false: every commit syncs before it is visible, which stalls reads")
 	f.IntVar(&cfg.subjectCache, "subject-key-cache", 0, "unwrapped subject keys to cache (0: the keys package's default)")
 	f.Int64Var(&cfg.memoryBudget, "memory-budget", 256<<20, "bytes to size the store's caches and memtables by, as featurevault serve --memory-budget; also the Go runtime's soft memory limit (0: the store's defaults, no limit)")
 	f.IntVar(&cfg.blockRate, "block-profile-rate", 0, "record goroutines blocked this many nanoseconds or more in /debug/pprof/block (0: off; 1: every event)")

@@ -42,7 +42,7 @@ const (
 	phaseProfile = "profile" // pprof of the server under load (--pprof)
 )
 
-var allPhases = []string{phaseCompare, phaseScale, phaseMix, phaseExport, phaseProfile}
+var allPhases = []string{phaseCompare, phaseScale, phaseMix, phaseExport, phaseProfile, phaseWrites}
 
 // runConfig is what "fvbench run" does.
 type runConfig struct {
@@ -71,6 +71,7 @@ type runConfig struct {
 	batchMaxRows int
 	exportRuns   int
 	tinkKeys     int
+	writes       writesConfig // the writes phase (writes.go)
 
 	redisAddr string
 	noopURL   string
@@ -108,6 +109,7 @@ func defaultRunConfig() runConfig {
 		tinkKeys:       1000,
 		profileSeconds: 10,
 		seedRNG:        1,
+		writes:         defaultWritesConfig(),
 	}
 }
 
@@ -224,12 +226,14 @@ func runBench(ctx context.Context, cfg runConfig, out io.Writer) (*Report, error
 			err = b.exportPhase(ctx)
 		case phaseProfile:
 			err = b.profilePhase(ctx)
+		case phaseWrites:
+			err = b.writesPhase(ctx)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("phase %s: %w", ph, err)
 		}
 	}
-	if b.rep.TinkLimit == nil && !slices.Equal(cfg.phases, []string{phaseProfile}) {
+	if b.rep.TinkLimit == nil && slices.ContainsFunc(cfg.phases, func(p string) bool { return p != phaseProfile && p != phaseWrites }) {
 		// the physical-limit line belongs to every run: the values of one
 		// 1×50 read many times over
 		if err := b.measureTink(int64(cfg.entities) * benchdata.Fields); err != nil {
@@ -293,6 +297,9 @@ func (cfg *runConfig) check() error {
 	}
 	if cfg.rounds < 1 {
 		return fmt.Errorf("--rounds %d: use at least 1", cfg.rounds)
+	}
+	if err := cfg.writes.check(); err != nil {
+		return err
 	}
 	if cfg.entities < 100 {
 		return fmt.Errorf("--entities %d: use at least 100 (a 100×50 read needs them)", cfg.entities)

@@ -23,12 +23,13 @@ import (
 // net/http/pprof on a second loopback port, so that the server's hot path
 // can be profiled under load. The product's binary does not expose pprof.
 type serveConfig struct {
-	data       string
-	listen     string
-	pprof      string
-	rateLimit  float64
-	rateBurst  int
-	syncWrites bool
+	data        string
+	listen      string
+	pprof       string
+	rateLimit   float64
+	rateBurst   int
+	syncWrites  bool
+	groupCommit bool
 	// subjectCache, when positive, sizes the cache of unwrapped subject
 	// keys (keys.Options.WithCacheSize), to measure its effect.
 	subjectCache int
@@ -57,7 +58,7 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 		runtime.SetMutexProfileFraction(cfg.mutexFraction)
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites)
+	o := store.DefaultOptions(cfg.data).WithLogger(log).WithSyncWrites(cfg.syncWrites).WithGroupCommit(cfg.groupCommit)
 	if cfg.memoryBudget > 0 {
 		var err error
 		if o, err = o.WithMemoryBudget(cfg.memoryBudget); err != nil {
