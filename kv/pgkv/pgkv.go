@@ -1,0 +1,492 @@
+// Package pgkv is a kv.Store on the PostgreSQL wire protocol: PostgreSQL,
+// or an engine that speaks it and shards it across machines (CockroachDB,
+// YugabyteDB).
+//
+// Each store is one table of (key BYTEA PRIMARY KEY, value BYTEA). Like the
+// embedded Badger store it sees only what FeatureVault gives every store:
+// ciphertext, blind indexes and registry metadata, never a feature value or
+// a raw entity key. Several servers may open the same table at once: Apply
+// is one transaction, Update is SELECT ... FOR UPDATE in a transaction, and
+// reads page through the table by key (keyset pagination) so that no
+// transaction stays open while a caller's callback runs.
+//
+// The SQL is kept to what CockroachDB and YugabyteDB also accept:
+// CREATE TABLE IF NOT EXISTS, INSERT ... ON CONFLICT (key) DO UPDATE,
+// SELECT ... FOR UPDATE, = ANY($1) and keyset range scans. Consistency
+// caveat: a Scan or Seek that spans several pages is not one snapshot; a
+// write committed between two pages is seen or not depending on its key.
+package pgkv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/featurevault/featurevault/kv"
+)
+
+// Store is a kv.Store in one PostgreSQL table. It is safe for concurrent
+// use by many goroutines and by many processes.
+type Store struct {
+	pool    *pgxpool.Pool
+	owned   bool // Close closes the pool
+	table   string
+	opts    Options
+	closed  atomic.Bool
+	queries queries
+}
+
+// Options configures Open. Start from DefaultOptions.
+type Options struct {
+	table     string
+	timeout   time.Duration
+	pageSize  int
+	retries   int
+	maxConns  int32
+	noCreate  bool
+	connectTO time.Duration
+}
+
+// DefaultOptions returns options for the table named table: operations time
+// out after 10 s, reads page 256 rows at a time.
+func DefaultOptions(table string) Options {
+	return Options{table: table, timeout: 10 * time.Second, pageSize: 256, retries: 10, connectTO: 5 * time.Second}
+}
+
+// WithTimeout bounds each operation (a Get, a page of a Scan, an Apply).
+// Past it the operation fails with kv.ErrUnavailable and has no effect.
+func (o Options) WithTimeout(d time.Duration) Options { o.timeout = d; return o }
+
+// WithPageSize sets how many rows a Scan or Seek reads per query.
+func (o Options) WithPageSize(n int) Options { o.pageSize = n; return o }
+
+// WithMaxConns caps the connection pool (default: pgxpool's, 4 or the
+// number of CPUs, whichever is more).
+func (o Options) WithMaxConns(n int32) Options { o.maxConns = n; return o }
+
+// WithCreateTable sets whether Open creates the table when it is missing
+// (default true).
+func (o Options) WithCreateTable(b bool) Options { o.noCreate = !b; return o }
+
+var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects to the database at url (postgres://user@host:port/db?…) and
+// returns the store in the options' table, creating it if needed. A
+// search_path parameter in the URL chooses the schema.
+func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
+	if !tableName.MatchString(o.table) {
+		return nil, fmt.Errorf("pgkv: table name %q: use lower-case letters, digits and underscores", o.table)
+	}
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("pgkv: parse the database URL (%s): %w", Redact(rawURL), err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = o.connectTO
+	}
+	if o.maxConns > 0 {
+		cfg.MaxConns = o.maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgkv: connect to %s: %w", Redact(rawURL), err)
+	}
+	s, err := New(ctx, pool, o)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// New returns the store in the options' table over an open pool, creating
+// the table if needed. Close does not close the pool.
+func New(ctx context.Context, pool *pgxpool.Pool, o Options) (*Store, error) {
+	if !tableName.MatchString(o.table) {
+		return nil, fmt.Errorf("pgkv: table name %q: use lower-case letters, digits and underscores", o.table)
+	}
+	s := &Store{pool: pool, table: o.table, opts: o, queries: newQueries(o.table)}
+	if !o.noCreate {
+		if err := s.createTable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Pool returns the connection pool, for the parts of a server that
+// coordinate through the same database (membership, advisory locks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Table returns the name of the store's table.
+func (s *Store) Table() string { return s.table }
+
+// createTable creates the table; several servers starting at once may race
+// on it, which PostgreSQL reports as a duplicate: that is success.
+func (s *Store) createTable(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.pool.Exec(ctx, s.queries.create)
+		if err == nil {
+			return nil
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07") && attempt < 3 {
+			continue
+		}
+		return fmt.Errorf("pgkv: create table %s: %w", s.table, classify(err))
+	}
+}
+
+type queries struct {
+	create, get, first, firstOpen, page, pageOpen, set, del, lock, insert string
+}
+
+func newQueries(t string) queries {
+	return queries{
+		create:    "CREATE TABLE IF NOT EXISTS " + t + " (key BYTEA PRIMARY KEY, value BYTEA NOT NULL)",
+		get:       "SELECT key, value FROM " + t + " WHERE key = ANY($1)",
+		first:     "SELECT key, value FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT 1",
+		firstOpen: "SELECT key, value FROM " + t + " WHERE key >= $1 ORDER BY key LIMIT 1",
+		page:      "SELECT key, value FROM " + t + " WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3",
+		pageOpen:  "SELECT key, value FROM " + t + " WHERE key >= $1 ORDER BY key LIMIT $2",
+		set:       "INSERT INTO " + t + " (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		del:       "DELETE FROM " + t + " WHERE key = $1",
+		lock:      "SELECT value FROM " + t + " WHERE key = $1 FOR UPDATE",
+		insert:    "INSERT INTO " + t + " (key, value) VALUES ($1, $2)",
+	}
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc, error) {
+	if s.closed.Load() {
+		return nil, nil, kv.ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
+	return ctx, cancel, nil
+}
+
+// Get implements kv.Store with one query.
+func (s *Store) Get(keys [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ctx, cancel, err := s.ctx()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.pool.Query(ctx, s.queries.get, keys)
+	if err != nil {
+		return nil, classify(err)
+	}
+	found := make(map[string][]byte, len(keys))
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return nil, classify(err)
+		}
+		found[string(k)] = nonNil(v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	for i, k := range keys {
+		out[i] = found[string(k)]
+	}
+	return out, nil
+}
+
+// First implements kv.Store: one range query per prefix, sent together in
+// one round trip.
+func (s *Store) First(prefixes [][]byte) ([]kv.Entry, error) {
+	out := make([]kv.Entry, len(prefixes))
+	if len(prefixes) == 0 {
+		return out, nil
+	}
+	ctx, cancel, err := s.ctx()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var b pgx.Batch
+	for _, p := range prefixes {
+		if end := prefixEnd(p); end != nil {
+			b.Queue(s.queries.first, p, end)
+		} else {
+			b.Queue(s.queries.firstOpen, p)
+		}
+	}
+	res := s.pool.SendBatch(ctx, &b)
+	for i := range prefixes {
+		var k, v []byte
+		err := res.QueryRow().Scan(&k, &v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			_ = res.Close()
+			return nil, classify(err)
+		}
+		out[i] = kv.Entry{Key: k, Value: nonNil(v)}
+	}
+	if err := res.Close(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// page reads up to n entries with keys in [from, end) (end nil: no bound).
+func (s *Store) page(from, end []byte, n int) ([]kv.Entry, error) {
+	ctx, cancel, err := s.ctx()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var rows pgx.Rows
+	if end != nil {
+		rows, err = s.pool.Query(ctx, s.queries.page, from, end, n)
+	} else {
+		rows, err = s.pool.Query(ctx, s.queries.pageOpen, from, n)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]kv.Entry, 0, n)
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return nil, classify(err)
+		}
+		out = append(out, kv.Entry{Key: k, Value: nonNil(v)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// Scan implements kv.Store, a page at a time.
+func (s *Store) Scan(prefix []byte, fn func(kv.Entry) error) error {
+	return s.Seek(prefix, nil, func(e kv.Entry) ([]byte, error) { return nil, fn(e) })
+}
+
+// Seek implements kv.Store, a page at a time: a skip beyond the page read
+// starts a new page at the skip's key.
+func (s *Store) Seek(prefix, start []byte, fn func(kv.Entry) ([]byte, error)) error {
+	end := prefixEnd(prefix)
+	from := nonNil(prefix)
+	if bytes.Compare(start, prefix) > 0 {
+		from = bytes.Clone(start)
+	}
+	n := s.opts.pageSize
+	for {
+		if end != nil && bytes.Compare(from, end) >= 0 {
+			return nil
+		}
+		entries, err := s.page(from, end, n)
+		if err != nil {
+			return err
+		}
+		var jump []byte
+		for _, e := range entries {
+			next, err := fn(e)
+			if errors.Is(err, kv.SkipAll) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if next != nil {
+				jump = bytes.Clone(next)
+				break
+			}
+		}
+		switch {
+		case jump != nil:
+			from = jump
+			if bytes.Compare(from, prefix) < 0 {
+				from = nonNil(prefix)
+			}
+		case len(entries) < n:
+			return nil
+		default:
+			from = append(bytes.Clone(entries[len(entries)-1].Key), 0)
+		}
+	}
+}
+
+// Apply implements kv.Store with one transaction: the statements are sent
+// in order, pipelined in one round trip, and committed together.
+func (s *Store) Apply(ops []kv.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.retry(func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var b pgx.Batch
+			for _, op := range ops {
+				if op.Delete {
+					b.Queue(s.queries.del, op.Key)
+				} else {
+					b.Queue(s.queries.set, op.Key, nonNil(op.Value))
+				}
+			}
+			return tx.SendBatch(ctx, &b).Close()
+		})
+	})
+}
+
+// Update implements kv.Updater: the key's row is locked with SELECT ... FOR
+// UPDATE, so concurrent updates from any server run one after another. A
+// key that does not exist yet has no row to lock: two first writers race on
+// the INSERT, and the loser runs fn again on the winner's value.
+func (s *Store) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
+	var fnErr error
+	err := s.retry(func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var old []byte
+			err := tx.QueryRow(ctx, s.queries.lock, key).Scan(&old)
+			exists := true
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				exists, old = false, nil
+			case err != nil:
+				return err
+			default:
+				old = nonNil(old)
+			}
+			nv, err := fn(old)
+			if err != nil {
+				fnErr = err
+				return err
+			}
+			switch {
+			case exists && bytes.Equal(nv, old):
+				return nil
+			case exists:
+				_, err = tx.Exec(ctx, s.queries.set, key, nonNil(nv))
+			default:
+				_, err = tx.Exec(ctx, s.queries.insert, key, nonNil(nv))
+			}
+			return err
+		})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
+// retry runs op in a fresh context, again on a serialization failure, a
+// deadlock or a lost race to insert (all of which rolled back), up to the
+// options' limit.
+func (s *Store) retry(op func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel, err := s.ctx()
+		if err != nil {
+			return err
+		}
+		err = op(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505") && attempt < s.opts.retries {
+			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+			continue
+		}
+		return classify(err)
+	}
+}
+
+// Close implements kv.Store. It closes the pool if Open made it.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if s.owned {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return kv.ErrClosed
+	}
+	return classify(s.pool.Ping(ctx))
+}
+
+// classify wraps err with kv.ErrUnavailable when it says the database could
+// not be reached or gave up for a reason that may pass, and with a pgkv
+// prefix otherwise. The database's message is kept: it never holds a value,
+// because every value crosses as a bind parameter.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case len(pe.Code) >= 2 && (pe.Code[:2] == "08" || pe.Code[:2] == "53" || pe.Code[:2] == "57" || pe.Code[:2] == "40"):
+			return fmt.Errorf("%w: %s (SQLSTATE %s)", kv.ErrUnavailable, pe.Message, pe.Code)
+		}
+		return fmt.Errorf("pgkv: %s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	if errors.Is(err, kv.ErrClosed) {
+		return err
+	}
+	// Everything else is the connection: refused, reset, timed out.
+	return fmt.Errorf("%w: %v", kv.ErrUnavailable, err)
+}
+
+// prefixEnd returns the smallest key greater than every key starting with
+// p, or nil when there is none (p empty or all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Redact returns the URL with its password replaced, for messages and logs.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable database URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

@@ -1,0 +1,31 @@
+package pgkv_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/featurevault/featurevault/internal/pgtest"
+	"github.com/featurevault/featurevault/kv"
+	"github.com/featurevault/featurevault/kv/kvtest"
+	"github.com/featurevault/featurevault/kv/pgkv"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestConformance runs the kv conformance suite on PostgreSQL, with a small
+// page so that every walk crosses pages.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	var n atomic.Int32
+	kvtest.Run(t, func(t *testing.T) kv.Store {
+		table := fmt.Sprintf("kv_%d", n.Add(1))
+		db, err := pgkv.Open(t.Context(), url, pgkv.DefaultOptions(table).WithPageSize(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
