@@ -11,12 +11,14 @@ import (
 // Badger store.
 func TestBadgerConformance(t *testing.T) {
 	t.Parallel()
-	kvtest.Run(t, func(t *testing.T) kv.Store {
+	open := func(t *testing.T) kv.Store {
 		db, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}
+	kvtest.Run(t, open)
+	kvtest.RunGuarded(t, open)
 }

@@ -324,3 +324,67 @@ func closedRefuses(t *testing.T, open Open) {
 		t.Errorf("Apply after Close = %v, want kv.ErrClosed", err)
 	}
 }
+
+// RunGuarded runs the GuardedApplier tests against stores made by open,
+// which must implement it.
+func RunGuarded(t *testing.T, open Open) {
+	t.Run("ApplyGuardedChainsUnderConcurrency", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		// Each writer appends record n+1 and moves the head to it; a lost
+		// exclusion shows as two records with one number, or a gap.
+		const workers, each = 6, 15
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					err := kv.ApplyGuarded(db, []byte("head"), func(cur []byte) ([]kv.Op, error) {
+						var n uint32
+						if cur != nil {
+							n = binary.BigEndian.Uint32(cur)
+						}
+						next := binary.BigEndian.AppendUint32(nil, n+1)
+						return []kv.Op{
+							{Key: append([]byte("rec/"), next...), Value: []byte{byte(w)}},
+							{Key: []byte("head"), Value: next},
+						}, nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		n := 0
+		if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
+			n++
+			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) {
+				t.Errorf("record %d is numbered %d", n, got)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != workers*each {
+			t.Errorf("%d records after %d guarded appends; appends overwrote each other", n, workers*each)
+		}
+	})
+	t.Run("ApplyGuardedErrorAborts", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		boom := errors.New("boom")
+		err := kv.ApplyGuarded(db, []byte("g"), func([]byte) ([]kv.Op, error) {
+			return []kv.Op{{Key: []byte("g"), Value: []byte("x")}}, boom
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("ApplyGuarded returned %v, want the callback's error", err)
+		}
+		if got, _ := db.Get([][]byte{[]byte("g")}); got[0] != nil {
+			t.Errorf("after an aborted ApplyGuarded, g = %q, want absent", got[0])
+		}
+	})
+}

@@ -348,39 +348,60 @@ func (s *Store) Apply(ops []kv.Op) error {
 	})
 }
 
-// Update implements kv.Updater: the key's row is locked with SELECT ... FOR
-// UPDATE, so concurrent updates from any server run one after another. A
-// key that does not exist yet has no row to lock: two first writers race on
-// the INSERT, and the loser runs fn again on the winner's value.
+// Update implements kv.Updater with ApplyGuarded on the key itself.
 func (s *Store) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
+	return s.ApplyGuarded(key, func(old []byte) ([]kv.Op, error) {
+		nv, err := fn(old)
+		if err != nil || (old != nil && bytes.Equal(nv, old)) {
+			return nil, err
+		}
+		return []kv.Op{{Key: key, Value: nv}}, nil
+	})
+}
+
+// ApplyGuarded implements kv.GuardedApplier: the guard's row is locked with
+// SELECT ... FOR UPDATE, so guarded writers on any server run one after
+// another. A guard that does not exist yet has no row to lock: fn must then
+// set it, and that set is a plain INSERT, so of two first writers the
+// second fails on the primary key, rolls back and runs fn again on the
+// first one's value.
+func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error)) error {
 	var fnErr error
 	err := s.retry(func(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var old []byte
-			err := tx.QueryRow(ctx, s.queries.lock, key).Scan(&old)
+			var cur []byte
+			err := tx.QueryRow(ctx, s.queries.lock, guard).Scan(&cur)
 			exists := true
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				exists, old = false, nil
+				exists, cur = false, nil
 			case err != nil:
 				return err
 			default:
-				old = nonNil(old)
+				cur = nonNil(cur)
 			}
-			nv, err := fn(old)
+			ops, err := fn(cur)
 			if err != nil {
 				fnErr = err
 				return err
 			}
-			switch {
-			case exists && bytes.Equal(nv, old):
+			if len(ops) == 0 {
 				return nil
-			case exists:
-				_, err = tx.Exec(ctx, s.queries.set, key, nonNil(nv))
-			default:
-				_, err = tx.Exec(ctx, s.queries.insert, key, nonNil(nv))
 			}
-			return err
+			var b pgx.Batch
+			inserted := exists
+			for _, op := range ops {
+				switch {
+				case op.Delete:
+					b.Queue(s.queries.del, op.Key)
+				case !inserted && bytes.Equal(op.Key, guard):
+					b.Queue(s.queries.insert, op.Key, nonNil(op.Value))
+					inserted = true
+				default:
+					b.Queue(s.queries.set, op.Key, nonNil(op.Value))
+				}
+			}
+			return tx.SendBatch(ctx, &b).Close()
 		})
 	})
 	if fnErr != nil {

@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	var n atomic.Int32
-	kvtest.Run(t, func(t *testing.T) kv.Store {
+	open := func(t *testing.T) kv.Store {
 		table := fmt.Sprintf("kv_%d", n.Add(1))
 		db, err := pgkv.Open(t.Context(), url, pgkv.DefaultOptions(table).WithPageSize(7))
 		if err != nil {
@@ -27,5 +27,7 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}
+	kvtest.Run(t, open)
+	kvtest.RunGuarded(t, open)
 }
