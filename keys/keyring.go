@@ -32,6 +32,11 @@ type Keyring struct {
 	locks [lockStripes]subjectLock
 	seed  maphash.Seed
 
+	// shared keystore (shared.go): the wrapped KEK last loaded by ReloadKEK
+	shared     atomic.Bool
+	reloadMu   sync.Mutex
+	kekWrapped []byte
+
 	closed                        atomic.Bool
 	kmsCalls                      kmsCounters
 	created, unwrapped, forgotten atomic.Uint64
