@@ -41,6 +41,8 @@ type Options struct {
 	syncs  bool
 	now    func() time.Time
 	keys   keys.Options
+
+	sharedData, sharedKeys kv.Store // WithKV (shared.go): instead of Badger under dir
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -109,16 +111,19 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log()))
-	if err != nil {
-		return nil, err
+	data, keystore := o.sharedData, o.sharedKeys
+	if data == nil || keystore == nil {
+		if data, err = kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithLogger(o.log())); err != nil {
+			return nil, err
+		}
+		closers = append(closers, data.Close)
+		if keystore, err = kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log())); err != nil {
+			return nil, err
+		}
+		closers = append(closers, keystore.Close)
+	} else {
+		closers = append(closers, data.Close, keystore.Close)
 	}
-	closers = append(closers, data.Close)
-	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()))
-	if err != nil {
-		return nil, err
-	}
-	closers = append(closers, keystore.Close)
 	uri := o.kmsURI
 	if uri == "" {
 		if uri, err = LocalKMSURI(o.dir); err != nil {

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -69,8 +70,8 @@ func (o Options) WithTimeout(d time.Duration) Options { o.timeout = d; return o 
 // WithPageSize sets how many rows a Scan or Seek reads per query.
 func (o Options) WithPageSize(n int) Options { o.pageSize = n; return o }
 
-// WithMaxConns caps the connection pool (default: pgxpool's, 4 or the
-// number of CPUs, whichever is more).
+// WithMaxConns caps the connection pool (default: the URL's pool_max_conns,
+// else 32).
 func (o Options) WithMaxConns(n int32) Options { o.maxConns = n; return o }
 
 // WithCreateTable sets whether Open creates the table when it is missing
@@ -93,8 +94,12 @@ func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = o.connectTO
 	}
-	if o.maxConns > 0 {
+	switch {
+	case o.maxConns > 0:
 		cfg.MaxConns = o.maxConns
+	case !strings.Contains(rawURL, "pool_max_conns"):
+		// pgxpool's default (4 on a small machine) starves a busy server.
+		cfg.MaxConns = 32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
