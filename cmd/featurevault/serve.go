@@ -40,8 +40,9 @@ type serveConfig struct {
 	metricsListen   string
 	otelEndpoint    string
 	otelSampleRatio float64
-	config          string    // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
-	edge            serveEdge // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	config          string     // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
+	edge            serveEdge  // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	store           serveStore // --store: embedded Badger or a shared PostgreSQL store (serve_store.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -104,6 +105,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.Float64Var(&cfg.otelSampleRatio, "otel-sample-ratio", telemetry.DefaultSampleRatio, "share of calls traced, 0 to 1 (1 while debugging)")
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
 	cfg.edge.addFlags(cmd)
+	cfg.store.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -149,7 +151,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if kc != nil {
 		ko = ko.WithKMSClient(kc)
 	}
-	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	if err := cfg.store.check(); err != nil {
+		return err
+	}
+	backend, err := cfg.store.open(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
 	if err != nil {
 		return err
 	}
