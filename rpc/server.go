@@ -125,7 +125,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
 		connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
-		connect.WithInterceptors(clusterInterceptor{b: s.backend}), // a shared store: lease check, key lock, invalidation (cluster.go)
+		connect.WithInterceptors(clusterInterceptor{b: s.backend}),  // a shared store: lease check, key lock, invalidation (cluster.go)
 		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter}, s.streams),
 	}
 	mux := http.NewServeMux()
