@@ -21,4 +21,17 @@ func TestBadgerConformance(t *testing.T) {
 	}
 	kvtest.Run(t, open)
 	kvtest.RunGuarded(t, open)
+	src, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	var ops []kv.Op
+	for i := range 40 {
+		ops = append(ops, kv.Op{Key: []byte{byte(i % 3), byte(i)}, Value: []byte{byte(i), 1, 2}})
+	}
+	if err := src.Apply(ops); err != nil {
+		t.Fatal(err)
+	}
+	kvtest.RunCopy(t, src, open)
 }

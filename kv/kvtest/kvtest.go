@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 		{"SeekReturnsCallbackErrorUnchanged", seekCallbackError},
 		{"ScanAndSeekCrossPages", scanCrossesPages},
 		{"HighBytePrefixes", highBytePrefixes},
+		{"FirstOfEmptyPrefix", firstEmptyPrefix},
 		{"ClosedStoreRefuses", closedRefuses},
 	}
 	for _, tt := range tests {
@@ -387,4 +388,57 @@ func RunGuarded(t *testing.T, open Open) {
 			t.Errorf("after an aborted ApplyGuarded, g = %q, want absent", got[0])
 		}
 	})
+}
+
+// RunCopy checks Copy and VerifyCopy from a Badger-like source into stores
+// made by open.
+func RunCopy(t *testing.T, src kv.Store, open Open) {
+	t.Run("CopyAndVerify", func(t *testing.T) {
+		t.Parallel()
+		dst := open(t)
+		var want int
+		if err := src.Scan(nil, func(kv.Entry) error { want++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		n, err := kv.Copy(dst, src, 7, nil)
+		if err != nil || n != want {
+			t.Fatalf("Copy = %d, %v; want %d entries", n, err, want)
+		}
+		if n, err := kv.VerifyCopy(dst, src, 5); err != nil || n != want {
+			t.Errorf("VerifyCopy = %d, %v; want %d, nil", n, err, want)
+		}
+		if _, err := kv.Copy(dst, src, 7, nil); !errors.Is(err, kv.ErrNotEmpty) {
+			t.Errorf("a second Copy into the same store = %v, want ErrNotEmpty", err)
+		}
+		// An altered, a deleted and an extra entry are each detected.
+		var first kv.Entry
+		_ = src.Scan(nil, func(e kv.Entry) error { first = e; return kv.SkipAll })
+		for _, tc := range []struct {
+			name         string
+			mutate, undo kv.Op
+		}{
+			{"altered", kv.Op{Key: first.Key, Value: append([]byte("x"), first.Value...)}, kv.Op{Key: first.Key, Value: first.Value}},
+			{"deleted", kv.Op{Key: first.Key, Delete: true}, kv.Op{Key: first.Key, Value: first.Value}},
+			{"extra", kv.Op{Key: []byte("\xff\xffextra"), Value: []byte("x")}, kv.Op{Key: []byte("\xff\xffextra"), Delete: true}},
+		} {
+			mustApply(t, dst, tc.mutate)
+			if _, err := kv.VerifyCopy(dst, src, 5); err == nil {
+				t.Errorf("VerifyCopy with an %s entry passed", tc.name)
+			}
+			mustApply(t, dst, tc.undo)
+		}
+	})
+}
+
+// firstEmptyPrefix: First with a nil prefix finds the smallest key.
+func firstEmptyPrefix(t *testing.T, open Open) {
+	db := open(t)
+	mustApply(t, db, set("b", "2"), set("a", "1"))
+	got, err := db.First([][]byte{nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0].Key) != "a" {
+		t.Errorf("First(nil) = %q, want a", got[0].Key)
+	}
 }

@@ -227,9 +227,9 @@ func (s *Store) First(prefixes [][]byte) ([]kv.Entry, error) {
 	var b pgx.Batch
 	for _, p := range prefixes {
 		if end := prefixEnd(p); end != nil {
-			b.Queue(s.queries.first, p, end)
+			b.Queue(s.queries.first, nonNil(p), end)
 		} else {
-			b.Queue(s.queries.firstOpen, p)
+			b.Queue(s.queries.firstOpen, nonNil(p)) // nil would be SQL NULL
 		}
 	}
 	res := s.pool.SendBatch(ctx, &b)
