@@ -663,3 +663,49 @@ func TestSharedStoreRewrapResumesOnAnotherServer(t *testing.T) {
 	}
 	verifyAudit(t, f)
 }
+
+// TestSharedStoreUnreachableDatabaseIsUnavailableThenRecovers cuts a
+// server off the database: reads and writes fail with Unavailable, a
+// write of several rows leaves none of them behind, and once the database
+// is back the same server serves again without a restart.
+func TestSharedStoreUnreachableDatabaseIsUnavailableThenRecovers(t *testing.T) {
+	t.Parallel()
+	f := quickstartFleet(t, 1)
+	proxy, viaProxy := pgtest.NewProxy(t, f.pg)
+	g := &fleet{pg: viaProxy, kms: f.kms}
+	s, _ := startServer(t, t.TempDir(), g.flagsFor("cut-off")...)
+	s.dir = f.srv[0].dir
+	if row, err := getJSON(t, s, "", "training", "c-7", "email"); err != nil || row.Features["email"].Value != "b@example.org" {
+		t.Fatalf("before the cut: %+v, %v", row, err)
+	}
+	proxy.Cut()
+	rows := `{"entity": "cut-1", "values": {"age": 1}}` + "\n" + `{"entity": "cut-2", "values": {"age": 2}}` + "\n"
+	if _, err := cliErr(t, s, strings.NewReader(rows), "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", "-"); err == nil || !strings.Contains(err.Error(), "unavailable") {
+		t.Errorf("put with the database unreachable: %v; want unavailable", err)
+	}
+	if _, err := getJSON(t, s, "", "training", "c-7", "email"); err == nil || !strings.Contains(err.Error(), "unavailable") {
+		t.Errorf("get with the database unreachable: %v; want unavailable", err)
+	}
+	proxy.Restore()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		row, err := getJSON(t, s, "", "training", "c-7", "email")
+		if err == nil && row.Features["email"].Value == "b@example.org" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15s after the database came back: %+v, %v; want the server serving again", row, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, key := range []string{"cut-1", "cut-2"} {
+		if row, err := getJSON(t, f.at(0), "", "training", key, "age"); err != nil || row.Features["age"].Status != "NOT_FOUND" {
+			t.Errorf("%s after the refused put: %+v, %v; want NOT_FOUND (no partial write)", key, row, err)
+		}
+	}
+	cli(t, s, strings.NewReader(rows), "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", "-")
+	if row, err := getJSON(t, f.at(0), "", "training", "cut-2", "age"); err != nil || row.Features["age"].Value != float64(2) {
+		t.Errorf("cut-2 written after the recovery reads %+v, %v; want 2", row, err)
+	}
+	verifyAudit(t, f)
+}

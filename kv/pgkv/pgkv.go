@@ -171,6 +171,14 @@ func newQueries(t string) queries {
 	}
 }
 
+// open returns kv.ErrClosed once Close has been called.
+func (s *Store) open() error {
+	if s.closed.Load() {
+		return kv.ErrClosed
+	}
+	return nil
+}
+
 func (s *Store) ctx() (context.Context, context.CancelFunc, error) {
 	if s.closed.Load() {
 		return nil, nil, kv.ErrClosed
@@ -183,31 +191,32 @@ func (s *Store) ctx() (context.Context, context.CancelFunc, error) {
 func (s *Store) Get(keys [][]byte) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
-		return out, nil
+		return out, s.open()
 	}
-	ctx, cancel, err := s.ctx()
+	err := s.read(func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.queries.get, keys)
+		if err != nil {
+			return err
+		}
+		found := make(map[string][]byte, len(keys))
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			found[string(k)] = nonNil(v)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, k := range keys {
+			out[i] = found[string(k)]
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	rows, err := s.pool.Query(ctx, s.queries.get, keys)
-	if err != nil {
-		return nil, classify(err)
-	}
-	found := make(map[string][]byte, len(keys))
-	for rows.Next() {
-		var k, v []byte
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, classify(err)
-		}
-		found[string(k)] = nonNil(v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err)
-	}
-	for i, k := range keys {
-		out[i] = found[string(k)]
 	}
 	return out, nil
 }
@@ -217,69 +226,65 @@ func (s *Store) Get(keys [][]byte) ([][]byte, error) {
 func (s *Store) First(prefixes [][]byte) ([]kv.Entry, error) {
 	out := make([]kv.Entry, len(prefixes))
 	if len(prefixes) == 0 {
-		return out, nil
+		return out, s.open()
 	}
-	ctx, cancel, err := s.ctx()
+	err := s.read(func(ctx context.Context) error {
+		var b pgx.Batch
+		for _, p := range prefixes {
+			if end := prefixEnd(p); end != nil {
+				b.Queue(s.queries.first, nonNil(p), end)
+			} else {
+				b.Queue(s.queries.firstOpen, nonNil(p)) // nil would be SQL NULL
+			}
+		}
+		res := s.pool.SendBatch(ctx, &b)
+		for i := range prefixes {
+			var k, v []byte
+			err := res.QueryRow().Scan(&k, &v)
+			if errors.Is(err, pgx.ErrNoRows) {
+				out[i] = kv.Entry{}
+				continue
+			}
+			if err != nil {
+				_ = res.Close()
+				return err
+			}
+			out[i] = kv.Entry{Key: k, Value: nonNil(v)}
+		}
+		return res.Close()
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	var b pgx.Batch
-	for _, p := range prefixes {
-		if end := prefixEnd(p); end != nil {
-			b.Queue(s.queries.first, nonNil(p), end)
-		} else {
-			b.Queue(s.queries.firstOpen, nonNil(p)) // nil would be SQL NULL
-		}
-	}
-	res := s.pool.SendBatch(ctx, &b)
-	for i := range prefixes {
-		var k, v []byte
-		err := res.QueryRow().Scan(&k, &v)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			_ = res.Close()
-			return nil, classify(err)
-		}
-		out[i] = kv.Entry{Key: k, Value: nonNil(v)}
-	}
-	if err := res.Close(); err != nil {
-		return nil, classify(err)
 	}
 	return out, nil
 }
 
 // page reads up to n entries with keys in [from, end) (end nil: no bound).
 func (s *Store) page(from, end []byte, n int) ([]kv.Entry, error) {
-	ctx, cancel, err := s.ctx()
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	var rows pgx.Rows
-	if end != nil {
-		rows, err = s.pool.Query(ctx, s.queries.page, from, end, n)
-	} else {
-		rows, err = s.pool.Query(ctx, s.queries.pageOpen, from, n)
-	}
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]kv.Entry, 0, n)
-	for rows.Next() {
-		var k, v []byte
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, classify(err)
+	var out []kv.Entry
+	err := s.read(func(ctx context.Context) error {
+		var rows pgx.Rows
+		var err error
+		if end != nil {
+			rows, err = s.pool.Query(ctx, s.queries.page, from, end, n)
+		} else {
+			rows, err = s.pool.Query(ctx, s.queries.pageOpen, from, n)
 		}
-		out = append(out, kv.Entry{Key: k, Value: nonNil(v)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err)
-	}
-	return out, nil
+		if err != nil {
+			return err
+		}
+		out = make([]kv.Entry, 0, n)
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, kv.Entry{Key: k, Value: nonNil(v)})
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // Scan implements kv.Store, a page at a time.
@@ -336,10 +341,10 @@ func (s *Store) Seek(prefix, start []byte, fn func(kv.Entry) ([]byte, error)) er
 // in order, pipelined in one round trip, and committed together.
 func (s *Store) Apply(ops []kv.Op) error {
 	if len(ops) == 0 {
-		return nil
+		return s.open()
 	}
 	return s.retry(func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return s.inTx(ctx, func(tx pgx.Tx) error {
 			var b pgx.Batch
 			for _, op := range ops {
 				if op.Delete {
@@ -373,7 +378,7 @@ func (s *Store) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
 func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error)) error {
 	var fnErr error
 	err := s.retry(func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return s.inTx(ctx, func(tx pgx.Tx) error {
 			var cur []byte
 			err := tx.QueryRow(ctx, s.queries.lock, guard).Scan(&cur)
 			exists := true
@@ -417,8 +422,11 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 
 // retry runs op in a fresh context, again on a serialization failure, a
 // deadlock or a lost race to insert (all of which rolled back), up to the
-// options' limit.
+// options' limit; and again, up to three times, on a connection that
+// failed before the transaction's commit was sent (a pooled connection the
+// database or the network dropped while it was idle).
 func (s *Store) retry(op func(context.Context) error) error {
+	lost := 0
 	for attempt := 0; ; attempt++ {
 		ctx, cancel, err := s.ctx()
 		if err != nil {
@@ -434,7 +442,59 @@ func (s *Store) retry(op func(context.Context) error) error {
 			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 			continue
 		}
+		if !errors.Is(err, errCommitUnknown) && lostConnection(err) && lost < 3 {
+			lost++
+			continue
+		}
 		return classify(err)
+	}
+}
+
+// errCommitUnknown marks a commit whose outcome is unknown: it must not be
+// retried blindly.
+var errCommitUnknown = errors.New("pgkv: the connection failed while committing; the write may or may not have been committed")
+
+// inTx runs body in a transaction and commits it. A failure before the
+// commit rolled everything back; a failure of the commit itself is wrapped
+// with errCommitUnknown.
+func (s *Store) inTx(ctx context.Context, body func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := body(tx); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return err // the database refused it: rolled back
+		}
+		return fmt.Errorf("%w: %w", errCommitUnknown, err)
+	}
+	return nil
+}
+
+// lostConnection reports whether err is a failure of the connection (not
+// an error the database returned, and not the operation's deadline).
+func lostConnection(err error) bool {
+	var pe *pgconn.PgError
+	return !errors.As(err, &pe) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// read runs a read query, again (up to three times) on a lost connection.
+func (s *Store) read(fn func(ctx context.Context) error) error {
+	for lost := 0; ; lost++ {
+		ctx, cancel, err := s.ctx()
+		if err != nil {
+			return err
+		}
+		err = fn(ctx)
+		cancel()
+		if err == nil || !lostConnection(err) || lost == 3 {
+			return classify(err)
+		}
 	}
 }
 
