@@ -139,10 +139,17 @@ func Join(ctx context.Context, pool *pgxpool.Pool, o Options) (*Member, error) {
 	if err := pool.QueryRow(ctx, "SELECT version FROM "+epochTable+" WHERE id = 1").Scan(&v); err != nil {
 		return nil, fmt.Errorf("cluster: read version: %w", err)
 	}
-	m.seen.Store(v)
+	// The caller's caches were loaded before v was read: a change
+	// acknowledged in between would be missed, so load them again at v.
+	if err := m.reloadAt(ctx, v); err != nil {
+		return nil, err
+	}
 	if err := m.renew(ctx); err != nil {
 		return nil, err
 	}
+	// Members that died without leaving (killed) are forgotten after a
+	// day; only live leases count anyway.
+	_, _ = pool.Exec(ctx, "DELETE FROM "+membersTable+" WHERE lease_until < now() - INTERVAL '1 day'")
 	lctx, stop := context.WithCancel(context.Background())
 	m.stop = stop
 	m.done.Add(2)

@@ -53,7 +53,9 @@ func OpenSharedStore(ctx context.Context, dataURL, keystoreURL, memberID string)
 	if sh.Keystore, err = pgkv.Open(ctx, keystoreURL, pgkv.DefaultOptions(SharedKeystoreTable)); err != nil {
 		return nil, err
 	}
-	if sh.Audit, err = pgkv.New(ctx, sh.Data.Pool(), pgkv.DefaultOptions(SharedAuditTable)); err != nil {
+	// The audit log's commits are flushed by the database's WAL writer
+	// rather than each on its own, as on Badger (AuditSyncInterval).
+	if sh.Audit, err = pgkv.New(ctx, sh.Data.Pool(), pgkv.DefaultOptions(SharedAuditTable).WithSyncCommit(false)); err != nil {
 		return nil, err
 	}
 	return sh, nil

@@ -54,6 +54,7 @@ type Options struct {
 	retries   int
 	maxConns  int32
 	noCreate  bool
+	asyncCmt  bool
 	connectTO time.Duration
 }
 
@@ -77,6 +78,16 @@ func (o Options) WithMaxConns(n int32) Options { o.maxConns = n; return o }
 // WithCreateTable sets whether Open creates the table when it is missing
 // (default true).
 func (o Options) WithCreateTable(b bool) Options { o.noCreate = !b; return o }
+
+// WithSyncCommit sets whether a write returns only once the database has
+// flushed it to its WAL on disk (default true). With false, each write
+// transaction sets synchronous_commit off: it is still atomic and survives
+// a crash of any server, but a crash of the database machine may lose the
+// last fraction of a second of writes (PostgreSQL's wal_writer_delay,
+// 200 ms by default, times three). The audit log uses it, as it uses
+// unsynced writes on Badger (rpc.AuditSyncInterval). PostgreSQL and
+// YugabyteDB only: on CockroachDB leave it true.
+func (o Options) WithSyncCommit(b bool) Options { o.asyncCmt = !b; return o }
 
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -346,6 +357,7 @@ func (s *Store) Apply(ops []kv.Op) error {
 	return s.retry(func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
 			var b pgx.Batch
+			s.queueAsync(&b)
 			for _, op := range ops {
 				if op.Delete {
 					b.Queue(s.queries.del, op.Key)
@@ -399,6 +411,7 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 				return nil
 			}
 			var b pgx.Batch
+			s.queueAsync(&b)
 			inserted := exists
 			for _, op := range ops {
 				switch {
@@ -447,6 +460,14 @@ func (s *Store) retry(op func(context.Context) error) error {
 			continue
 		}
 		return classify(err)
+	}
+}
+
+// queueAsync adds SET LOCAL synchronous_commit TO OFF to a transaction's
+// batch when the options ask for it.
+func (s *Store) queueAsync(b *pgx.Batch) {
+	if s.opts.asyncCmt {
+		b.Queue("SET LOCAL synchronous_commit TO OFF")
 	}
 }
 

@@ -44,3 +44,21 @@ func TestConformance(t *testing.T) {
 	}
 	kvtest.RunCopy(t, src, open)
 }
+
+// TestConformanceAsyncCommit runs the suite with synchronous_commit off
+// (the audit table's setting): atomicity and ordering must not change.
+func TestConformanceAsyncCommit(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	var n atomic.Int32
+	open := func(t *testing.T) kv.Store {
+		db, err := pgkv.Open(t.Context(), url, pgkv.DefaultOptions(fmt.Sprintf("async_%d", n.Add(1))).WithSyncCommit(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	kvtest.Run(t, open)
+	kvtest.RunGuarded(t, open)
+}
