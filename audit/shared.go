@@ -16,21 +16,13 @@ import (
 func (l *Log) commitShared(batch []*pending) {
 	var ok []*pending
 	var head Checkpoint
-	err := kv.ApplyGuarded(l.store, headKey, func(cur []byte) ([]kv.Op, error) {
-		h, err := l.sharedHead(cur)
-		if err != nil {
-			return nil, err
+	var err error
+	for range 5 {
+		err = l.applyShared(batch, &ok, &head)
+		if !errors.Is(err, errHeadAppeared) {
+			break
 		}
-		for _, p := range batch {
-			p.out, p.err = Record{}, nil
-		}
-		var ops []kv.Op
-		ops, ok, head = l.chain(h, batch)
-		if len(ok) == 0 {
-			return nil, nil
-		}
-		return append(ops, kv.Op{Key: headKey, Value: encodeHead(head)}), nil
-	})
+	}
 	if err != nil {
 		for _, p := range batch {
 			if p.err == nil {
@@ -47,6 +39,29 @@ func (l *Log) commitShared(batch []*pending) {
 	}
 }
 
+// errHeadAppeared: the head was absent under the lock, but another server
+// created it (with the first records) before the records were checked.
+var errHeadAppeared = errors.New("audit: another server started the log meanwhile")
+
+// applyShared is one guarded attempt of commitShared.
+func (l *Log) applyShared(batch []*pending, ok *[]*pending, head *Checkpoint) error {
+	return kv.ApplyGuarded(l.store, headKey, func(cur []byte) ([]kv.Op, error) {
+		h, err := l.sharedHead(cur)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range batch {
+			p.out, p.err = Record{}, nil
+		}
+		var ops []kv.Op
+		ops, *ok, *head = l.chain(h, batch)
+		if len(*ok) == 0 {
+			return nil, nil
+		}
+		return append(ops, kv.Op{Key: headKey, Value: encodeHead(*head)}), nil
+	})
+}
+
 // sharedHead decodes the head pointer read under the lock. An absent head
 // is an empty log only if no record exists: another server's records
 // without a head mean damage, which appending would bury.
@@ -57,6 +72,11 @@ func (l *Log) sharedHead(cur []byte) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("audit: read log: %w", err)
 		}
 		if first[0].Key != nil {
+			// Records without a head: damage, unless another server has
+			// just written both (after this transaction's read of the head).
+			if h, err := l.store.Get([][]byte{headKey}); err == nil && h[0] != nil {
+				return Checkpoint{}, errHeadAppeared
+			}
 			return Checkpoint{}, fmt.Errorf("%w: records exist but the head pointer is missing", ErrHeadMismatch)
 		}
 		return Checkpoint{}, nil

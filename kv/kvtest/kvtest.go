@@ -378,11 +378,16 @@ func RunGuarded(t *testing.T, open Open) {
 		t.Parallel()
 		db := open(t)
 		boom := errors.New("boom")
+		calls := 0
 		err := kv.ApplyGuarded(db, []byte("g"), func([]byte) ([]kv.Op, error) {
+			calls++
 			return []kv.Op{{Key: []byte("g"), Value: []byte("x")}}, boom
 		})
 		if !errors.Is(err, boom) {
 			t.Errorf("ApplyGuarded returned %v, want the callback's error", err)
+		}
+		if calls != 1 {
+			t.Errorf("the callback ran %d times for one error; an error must abort, not retry", calls)
 		}
 		if got, _ := db.Get([][]byte{[]byte("g")}); got[0] != nil {
 			t.Errorf("after an aborted ApplyGuarded, g = %q, want absent", got[0])

@@ -388,7 +388,6 @@ func (s *Store) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
 // second fails on the primary key, rolls back and runs fn again on the
 // first one's value.
 func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error)) error {
-	var fnErr error
 	err := s.retry(func(ctx context.Context) error {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
 			var cur []byte
@@ -404,8 +403,7 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 			}
 			ops, err := fn(cur)
 			if err != nil {
-				fnErr = err
-				return err
+				return callbackError{err}
 			}
 			if len(ops) == 0 {
 				return nil
@@ -427,11 +425,18 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 			return tx.SendBatch(ctx, &b).Close()
 		})
 	})
-	if fnErr != nil {
-		return fnErr
+	if ce, ok := errors.AsType[callbackError](err); ok {
+		return ce.err // the caller's own error, as it was
 	}
 	return err
 }
+
+// callbackError carries an error of the caller's callback through retry,
+// which must neither retry it nor classify it.
+type callbackError struct{ err error }
+
+func (c callbackError) Error() string { return c.err.Error() }
+func (c callbackError) Unwrap() error { return c.err }
 
 // retry runs op in a fresh context, again on a serialization failure, a
 // deadlock or a lost race to insert (all of which rolled back), up to the
@@ -500,6 +505,9 @@ func (s *Store) inTx(ctx context.Context, body func(pgx.Tx) error) error {
 // lostConnection reports whether err is a failure of the connection (not
 // an error the database returned, and not the operation's deadline).
 func lostConnection(err error) bool {
+	if _, ok := errors.AsType[callbackError](err); ok {
+		return false
+	}
 	var pe *pgconn.PgError
 	return !errors.As(err, &pe) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
@@ -545,6 +553,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := errors.AsType[callbackError](err); ok {
+		return err
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
