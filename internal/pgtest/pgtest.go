@@ -208,7 +208,7 @@ func start() (*Server, error) {
 		return fail(err)
 	}
 	s.Port = port
-	logf, err := os.Create(filepath.Join(root, "postgres.log"))
+	logf, err := os.Create(filepath.Join(root, "postgres.log")) // #nosec G304 -- in the temporary directory made above
 	if err != nil {
 		return fail(err)
 	}
@@ -237,7 +237,7 @@ func start() (*Server, error) {
 		cancel()
 		select {
 		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(root, "postgres.log"))
+			log, _ := os.ReadFile(filepath.Join(root, "postgres.log")) // #nosec G304 -- in the temporary directory made above
 			return fail(fmt.Errorf("postgres exited at start: %s", tail(string(log))))
 		default:
 		}

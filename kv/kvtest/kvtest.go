@@ -269,7 +269,7 @@ func scanCrossesPages(t *testing.T, open Open) {
 	mustApply(t, db, set("p0", "outside"), set("o", "outside"))
 	count := 0
 	if err := db.Scan([]byte("p/"), func(e kv.Entry) error {
-		if i := binary.BigEndian.Uint32(e.Key[2:]); i != uint32(count) || e.Value[0] != byte(i) {
+		if i := binary.BigEndian.Uint32(e.Key[2:]); i != uint32(count) || e.Value[0] != byte(i) { // #nosec G115 -- count < 1500; the low byte is what was written
 			t.Fatalf("entry %d is key %d value %d", count, i, e.Value[0])
 		}
 		count++
@@ -348,7 +348,7 @@ func RunGuarded(t *testing.T, open Open) {
 						}
 						next := binary.BigEndian.AppendUint32(nil, n+1)
 						return []kv.Op{
-							{Key: append([]byte("rec/"), next...), Value: []byte{byte(w)}},
+							{Key: append([]byte("rec/"), next...), Value: []byte{byte(w)}}, // #nosec G115 -- w < workers
 							{Key: []byte("head"), Value: next},
 						}, nil
 					})
@@ -363,7 +363,7 @@ func RunGuarded(t *testing.T, open Open) {
 		n := 0
 		if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
 			n++
-			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) {
+			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) { // #nosec G115 -- n ≤ workers × each
 				t.Errorf("record %d is numbered %d", n, got)
 			}
 			return nil
