@@ -16,10 +16,13 @@ import (
 
 // Log is an append-only, hash-chained, MAC-keyed audit log in a kv.Store.
 //
-// One process owns a log for writing: appends are serialised in memory, and
-// the head is cached between them, so two processes appending to one store
-// would overwrite each other's records. Readers (Verify, Range, Tail,
-// Export) may run anywhere, concurrently with appends.
+// By default one process owns a log for writing: appends are serialised in
+// memory, and the head is cached between them, so two processes appending
+// to one store would overwrite each other's records. Servers that share a
+// store open it WithShared instead: each commit then reads and moves the
+// head under the store's lock of the head key, and all servers' records
+// form one chain. Readers (Verify, Range, Tail, Export) may run anywhere,
+// concurrently with appends.
 //
 // A Log is safe for concurrent use. It holds no resources of its own: close
 // the store to release it.
