@@ -285,6 +285,20 @@ func TestSharedStoreChangesOnAAreInForceOnBAndCAtOnce(t *testing.T) {
 			t.Fatalf("server %c after the grant on A: %+v, %v; want the value", 'B'+i, row, err)
 		}
 	}
+	// A role change on A: the principal loses the role that grants the read.
+	second := createPrincipal(t, a, "second_reader", "--role", "analyst", "--attr", "purpose=training")
+	for i, s := range others {
+		if row, err := getJSON(t, s, second, "training", "c-7", "email"); err != nil || row.Features["email"].Value != "b@example.org" {
+			t.Fatalf("server %c before the role change on A: %+v, %v; want the value", 'B'+i, row, err)
+		}
+	}
+	cli(t, a, nil, "role", "unassign", "second_reader", "analyst")
+	for i, s := range others {
+		row, err := getJSON(t, s, second, "training", "c-7", "email")
+		if err == nil && (row.Features["email"].Value != nil || row.Features["email"].Status != "DENIED") {
+			t.Errorf("server %c right after the role unassign on A: %+v; want DENIED and no value", 'B'+i, row)
+		}
+	}
 	cli(t, a, nil, "principal", "revoke", "reader")
 	for i, s := range others {
 		_, err := getJSON(t, s, reader, "training", "c-7", "email")
