@@ -132,7 +132,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&featureHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
 	mux.Handle(featurevaultv1connect.NewAdminServiceHandler(&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}, hopts...))
 	reflector := grpcreflect.NewStaticReflector(featurevaultv1connect.FeatureServiceName, featurevaultv1connect.AdminServiceName)
-	mux.Handle(healthHandler())
+	mux.Handle(healthHandler(s.backend.sharedCheck))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	return s.edge(mux)

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fvclient "github.com/featurevault/featurevault/client"
@@ -27,6 +28,7 @@ import (
 	"github.com/featurevault/featurevault/keys/localkms"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
+	"github.com/featurevault/featurevault/rpc"
 )
 
 // fleet is several servers sharing one PostgreSQL store: in-process servers
@@ -706,6 +708,20 @@ func TestSharedStoreUnreachableDatabaseIsUnavailableThenRecovers(t *testing.T) {
 	if _, err := getJSON(t, s, "", "training", "c-7", "email"); err == nil || !strings.Contains(err.Error(), "unavailable") {
 		t.Errorf("get with the database unreachable: %v; want unavailable", err)
 	}
+	health := connect.NewClient[healthpb.HealthCheckRequest, healthpb.HealthCheckResponse](http.DefaultClient, s.url+rpc.HealthCheckProcedure)
+	status := func() healthpb.HealthCheckResponse_ServingStatus {
+		resp, err := health.CallUnary(t.Context(), connect.NewRequest(&healthpb.HealthCheckRequest{}))
+		if err != nil {
+			t.Fatalf("health check: %v", err)
+		}
+		return resp.Msg.GetStatus()
+	}
+	for end := time.Now().Add(10 * time.Second); status() != healthpb.HealthCheckResponse_NOT_SERVING; {
+		if time.Now().After(end) {
+			t.Fatal("the health check still says SERVING 10s after the database became unreachable; want NOT_SERVING once the lease lapsed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	proxy.Restore()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -717,6 +733,9 @@ func TestSharedStoreUnreachableDatabaseIsUnavailableThenRecovers(t *testing.T) {
 			t.Fatalf("15s after the database came back: %+v, %v; want the server serving again", row, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if got := status(); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health check after the recovery = %v, want SERVING", got)
 	}
 	for _, key := range []string{"cut-1", "cut-2"} {
 		if row, err := getJSON(t, f.at(0), "", "training", key, "age"); err != nil || row.Features["age"].Status != "NOT_FOUND" {
