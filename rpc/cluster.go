@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -44,6 +46,28 @@ var keyLifecycle = map[string]bool{
 	featurevaultv1connect.AdminServiceRetireKEKProcedure:  true,
 }
 
+// registryOrPolicy lists the changes made from a server's in-memory copy of
+// the registry or the policy (a new view's ID follows the last one this
+// server knows; a rule is added to the rules it holds). On a shared store
+// they run one at a time across the servers, under the cluster lock
+// "admin": the lock is released only after the change is confirmed by
+// every server, so the next holder starts from a copy that has it.
+var registryOrPolicy = map[string]bool{
+	featurevaultv1connect.AdminServiceApplyEntityProcedure:      true,
+	featurevaultv1connect.AdminServiceApplyFeatureViewProcedure: true,
+	featurevaultv1connect.AdminServiceCreatePrincipalProcedure:  true,
+	featurevaultv1connect.AdminServiceRevokePrincipalProcedure:  true,
+	featurevaultv1connect.AdminServiceIssueTokenProcedure:       true,
+	featurevaultv1connect.AdminServiceAssignRoleProcedure:       true,
+	featurevaultv1connect.AdminServiceUnassignRoleProcedure:     true,
+	featurevaultv1connect.AdminServiceGrantPolicyProcedure:      true,
+	featurevaultv1connect.AdminServiceRevokePolicyProcedure:     true,
+}
+
+// adminLockWait bounds how long a registry or policy change waits for
+// another server's to finish.
+const adminLockWait = 30 * time.Second
+
 // clusterInterceptor makes a server on a shared store refuse every call
 // while its membership lease may have lapsed, run key operations under the
 // cluster lock, and acknowledge a change only once every server has it.
@@ -54,7 +78,13 @@ func (c clusterInterceptor) before(ctx context.Context, procedure string) (relea
 	if err := c.b.sharedCheck(); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
 	}
-	if !keyLifecycle[procedure] || c.b.Cluster == nil {
+	if c.b.Cluster == nil {
+		return func() {}, nil
+	}
+	if registryOrPolicy[procedure] {
+		return c.waitLock(ctx, "admin")
+	}
+	if !keyLifecycle[procedure] {
 		return func() {}, nil
 	}
 	release, err = c.b.Cluster.Lock(ctx, "keys")
@@ -71,6 +101,28 @@ func (c clusterInterceptor) before(ctx context.Context, procedure string) (relea
 		return nil, connect.NewError(connect.CodeUnavailable, err)
 	}
 	return release, nil
+}
+
+// waitLock takes the cluster lock name, waiting up to adminLockWait while
+// another server holds it.
+func (c clusterInterceptor) waitLock(ctx context.Context, name string) (func(), error) {
+	deadline := time.Now().Add(adminLockWait)
+	for {
+		release, err := c.b.Cluster.Lock(ctx, name)
+		switch {
+		case err == nil:
+			return release, nil
+		case !errors.Is(err, cluster.ErrBusy):
+			return nil, connect.NewError(connect.CodeUnavailable, err)
+		case time.Now().After(deadline):
+			return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("rpc: another server's registry or policy change has held the cluster lock for %s; retry", adminLockWait))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (c clusterInterceptor) after(ctx context.Context, procedure string, err error) error {
