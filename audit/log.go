@@ -16,10 +16,13 @@ import (
 
 // Log is an append-only, hash-chained, MAC-keyed audit log in a kv.Store.
 //
-// One process owns a log for writing: appends are serialised in memory, and
-// the head is cached between them, so two processes appending to one store
-// would overwrite each other's records. Readers (Verify, Range, Tail,
-// Export) may run anywhere, concurrently with appends.
+// By default one process owns a log for writing: appends are serialised in
+// memory, and the head is cached between them, so two processes appending
+// to one store would overwrite each other's records. Servers that share a
+// store open it WithShared instead: each commit then reads and moves the
+// head under the store's lock of the head key, and all servers' records
+// form one chain. Readers (Verify, Range, Tail, Export) may run anywhere,
+// concurrently with appends.
 //
 // A Log is safe for concurrent use. It holds no resources of its own: close
 // the store to release it.
@@ -29,6 +32,7 @@ type Log struct {
 	now      func() time.Time
 	readOnly bool
 	maxBatch int
+	shared   bool // several servers append: chain under the store's head lock (shared.go)
 
 	mu         sync.Mutex
 	queue      []*pending // appends waiting for a committer; guarded by mu
@@ -91,7 +95,12 @@ func Open(store kv.Store, m tink.MAC, o Options) (*Log, error) {
 	case o.maxBatch < 1:
 		return nil, fmt.Errorf("%w: max batch must be at least 1", ErrInvalidArgument)
 	}
-	l := &Log{store: store, mac: m, now: o.now, readOnly: o.readOnly, maxBatch: o.maxBatch}
+	if o.shared {
+		if _, ok := store.(kv.GuardedApplier); !ok {
+			return nil, fmt.Errorf("%w: a shared log needs a store with guarded batches (kv.GuardedApplier)", ErrInvalidArgument)
+		}
+	}
+	l := &Log{store: store, mac: m, now: o.now, readOnly: o.readOnly, maxBatch: o.maxBatch, shared: o.shared}
 	if !o.readOnly {
 		h, err := l.loadHead()
 		if err != nil {
@@ -221,6 +230,10 @@ func (l *Log) commitSafely(batch []*pending) {
 // commit chains and writes batch, setting each pending's result. Only the
 // one running committer calls it.
 func (l *Log) commit(batch []*pending) {
+	if l.shared {
+		l.commitShared(batch)
+		return
+	}
 	if l.stale {
 		h, err := l.loadHead()
 		if err != nil {
@@ -235,34 +248,7 @@ func (l *Log) commit(batch []*pending) {
 }
 
 func (l *Log) commitChunk(batch []*pending) {
-	head := l.head
-	ops := make([]kv.Op, 0, len(batch)+1)
-	var ok []*pending
-	for _, p := range batch {
-		rec := p.rec
-		rec.Seq = head.Seq + 1
-		rec.PrevHash = head.Hash
-		rec.Time = l.now().UTC()
-		if !time.Unix(0, rec.Time.UnixNano()).Equal(rec.Time) {
-			p.err = fmt.Errorf("%w: clock reads %v, outside the years 1678-2262", ErrInvalidArgument, rec.Time)
-			continue
-		}
-		content := encodeContent(&rec)
-		if len(content) > MaxRecordLen {
-			p.err = fmt.Errorf("%w: encoded record is %d bytes, more than %d; split it (e.g. fewer Subjects per record)", ErrInvalidRecord, len(content), MaxRecordLen)
-			continue
-		}
-		tag, err := l.mac.ComputeMAC(content)
-		if err != nil {
-			p.err = fmt.Errorf("audit: compute MAC: %w", err)
-			continue
-		}
-		rec.Hash = tag
-		head = Checkpoint{Seq: rec.Seq, Hash: tag}
-		ops = append(ops, kv.Op{Key: recordKey(rec.Seq), Value: encodeStored(content, tag)})
-		p.out = rec
-		ok = append(ok, p)
-	}
+	ops, ok, head := l.chain(l.head, batch)
 	if len(ok) == 0 {
 		return
 	}
@@ -292,6 +278,41 @@ func (l *Log) commitChunk(batch []*pending) {
 		p.out.PrevHash = bytes.Clone(p.out.PrevHash)
 		p.out.Hash = bytes.Clone(p.out.Hash)
 	}
+}
+
+// chain numbers, stamps and MACs the batch's records after head, setting
+// each pending's out (or err, for a record it refuses), and returns the
+// record writes, the pendings it accepted and the new head. It writes
+// nothing.
+func (l *Log) chain(head Checkpoint, batch []*pending) ([]kv.Op, []*pending, Checkpoint) {
+	ops := make([]kv.Op, 0, len(batch)+1)
+	var ok []*pending
+	for _, p := range batch {
+		rec := p.rec
+		rec.Seq = head.Seq + 1
+		rec.PrevHash = head.Hash
+		rec.Time = l.now().UTC()
+		if !time.Unix(0, rec.Time.UnixNano()).Equal(rec.Time) {
+			p.err = fmt.Errorf("%w: clock reads %v, outside the years 1678-2262", ErrInvalidArgument, rec.Time)
+			continue
+		}
+		content := encodeContent(&rec)
+		if len(content) > MaxRecordLen {
+			p.err = fmt.Errorf("%w: encoded record is %d bytes, more than %d; split it (e.g. fewer Subjects per record)", ErrInvalidRecord, len(content), MaxRecordLen)
+			continue
+		}
+		tag, err := l.mac.ComputeMAC(content)
+		if err != nil {
+			p.err = fmt.Errorf("audit: compute MAC: %w", err)
+			continue
+		}
+		rec.Hash = tag
+		head = Checkpoint{Seq: rec.Seq, Hash: tag}
+		ops = append(ops, kv.Op{Key: recordKey(rec.Seq), Value: encodeStored(content, tag)})
+		p.out = rec
+		ok = append(ok, p)
+	}
+	return ops, ok, head
 }
 
 // loadHead reads the head pointer and checks that it names the last record

@@ -8,6 +8,7 @@ type Options struct {
 	now      func() time.Time
 	readOnly bool
 	maxBatch int
+	shared   bool
 }
 
 // DefaultOptions returns options for a writable log on the wall clock that
@@ -27,3 +28,11 @@ func (o Options) WithReadOnly(b bool) Options { o.readOnly = b; return o }
 // WithMaxBatch bounds how many concurrent appends one commit carries
 // (n >= 1; 1 commits every record on its own). See Log.Append.
 func (o Options) WithMaxBatch(n int) Options { o.maxBatch = n; return o }
+
+// WithShared makes the log safe to append to from several servers on one
+// shared store (one that implements kv.GuardedApplier, as the PostgreSQL
+// store does): every commit reads the head from the store under the head
+// key's lock and writes its records and the new head in that same
+// transaction, so the servers' records form one chain in commit order. It
+// costs a locked read per commit (a group of concurrent appends shares it).
+func (o Options) WithShared(b bool) Options { o.shared = b; return o }

@@ -16,7 +16,10 @@ import (
 
 // Keyring is an opened key hierarchy: the unwrapped KEK and blind-index key,
 // and a cache of unwrapped subject keys. It is safe for concurrent use. One
-// process owns a keystore at a time (Badger locks its directory).
+// process owns an embedded keystore at a time (Badger locks its directory);
+// servers sharing a keystore in a database each open a Keyring on it and
+// keep their caches consistent with SetShared, ForgetCached and ReloadKEK
+// (shared.go).
 type Keyring struct {
 	store kv.Store
 	log   *slog.Logger
@@ -31,6 +34,11 @@ type Keyring struct {
 	cache *cache[tink.AEAD]
 	locks [lockStripes]subjectLock
 	seed  maphash.Seed
+
+	// shared keystore (shared.go): the wrapped KEK last loaded by ReloadKEK
+	shared     atomic.Bool
+	reloadMu   sync.Mutex
+	kekWrapped []byte
 
 	closed                        atomic.Bool
 	kmsCalls                      kmsCounters

@@ -140,7 +140,7 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 			absent = append(absent, i)
 			continue
 		}
-		a, err := k.unwrap(entity, bis[i], ids[i], vals[j])
+		a, err := k.unwrapFresh(entity, bis[i], ids[i], vals[j])
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,15 @@ var SkipAll = errors.New("kv: skip the rest of the walk")
 // atomically; the caller should split it.
 var ErrTooLarge = errors.New("kv: batch too large to commit atomically; split it into smaller batches")
 
+// ErrUnavailable is returned (wrapped) when the storage engine cannot be
+// reached or refused the operation for a reason that may pass, such as a
+// lost connection or a serialization conflict that kept recurring. An Apply
+// that returns it committed all of its batch or none of it (all only when
+// the connection was lost while the commit itself was in flight): retry it
+// later, which is safe because Apply's sets and deletes are idempotent. The
+// store reconnects by itself.
+var ErrUnavailable = errors.New("kv: storage engine unavailable; check that the database is reachable, then retry")
+
 // Entry is one key and its value.
 type Entry struct {
 	Key   []byte

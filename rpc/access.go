@@ -104,6 +104,14 @@ func (vf *viewFields) put(v *store.View) *viewInfo {
 	return vi
 }
 
+// clear drops every entry: views applied through another server of a
+// shared store are read again.
+func (vf *viewFields) clear() {
+	vf.mu.Lock()
+	vf.m = nil
+	vf.mu.Unlock()
+}
+
 // columnDecision is the policy's answer for the columns of one request.
 type columnDecision struct {
 	names   []string // requested columns, in request order

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tink-crypto/tink-go/v2/jwt"
@@ -14,6 +15,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/signature"
 
 	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/cluster"
 	"github.com/featurevault/featurevault/kv"
 	"github.com/featurevault/featurevault/policy"
 	"github.com/featurevault/featurevault/privacy"
@@ -38,6 +40,12 @@ type Backend struct {
 	// AdminTokenPath is set when this start created the bootstrap admin
 	// token (first start only).
 	AdminTokenPath string
+	// Cluster is this server's membership when it shares its store with
+	// other servers (OpenSharedBackend); nil on an embedded store.
+	Cluster *cluster.Member
+
+	reloadMu    sync.Mutex
+	reloadHooks []func() // dropped caches of the servers built on it (backend_shared.go)
 
 	closers []func() error
 }
@@ -53,7 +61,21 @@ const AuditSyncInterval = 100 * time.Millisecond
 // audit log in its data KV (their keys wrapped by the store's KEK), syncs
 // every view into the policy, and on first start creates the bootstrap
 // admin principal and writes its token to dir/admin.token (mode 0600).
-func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Logger) (_ *Backend, err error) {
+func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Logger) (*Backend, error) {
+	return openBackend(ctx, dir, o, log, nil)
+}
+
+// openBackend is OpenBackend, on the shared engine sh when it is not nil
+// (backend_shared.go).
+func openBackend(ctx context.Context, dir string, o store.Options, log *slog.Logger, sh *SharedStore) (_ *Backend, err error) {
+	if sh != nil {
+		o = o.WithKV(sh.Data, sh.Keystore)
+		defer func() {
+			if err != nil {
+				_ = sh.Audit.Close()
+			}
+		}()
+	}
 	st, err := store.Open(ctx, o)
 	if err != nil {
 		return nil, err
@@ -80,21 +102,29 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("rpc: audit MAC: %w", err)
 	}
-	// The audit log has its own directory: its retention is the auditors',
-	// not the data's, and its flush policy is its own (AuditSyncInterval).
-	auditKV, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log).WithMemory(o.MemoryPlan().Audit))
-	if err != nil {
-		return nil, err
-	}
 	b := &Backend{Store: st}
-	stopSync := syncEvery(auditKV, AuditSyncInterval, log)
-	b.closers = append(b.closers, func() error { stopSync(); return auditKV.Close() })
+	var auditKV kv.Store
+	auditOpts := audit.DefaultOptions()
+	if sh == nil {
+		// The audit log has its own directory: its retention is the auditors',
+		// not the data's, and its flush policy is its own (AuditSyncInterval).
+		db, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(dir, "audit")).WithSyncWrites(false).WithLogger(log).WithMemory(o.MemoryPlan().Audit))
+		if err != nil {
+			return nil, err
+		}
+		stopSync := syncEvery(db, AuditSyncInterval, log)
+		b.closers = append(b.closers, func() error { stopSync(); return db.Close() })
+		auditKV = db
+	} else {
+		b.closers = append(b.closers, sh.Audit.Close)
+		auditKV, auditOpts = sh.Audit, auditOpts.WithShared(true)
+	}
 	defer func() {
 		if err != nil {
 			_ = b.closeAll()
 		}
 	}()
-	alog, err := audit.Open(auditKV, m, audit.DefaultOptions())
+	alog, err := audit.Open(auditKV, m, auditOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +145,12 @@ func OpenBackend(ctx context.Context, dir string, o store.Options, log *slog.Log
 		return nil, err
 	}
 	b.Policy, b.Audit, b.Ledger = pol, alog, ledger
-	token, err := pol.EnsureBootstrapAdmin()
+	var token string
+	if sh != nil {
+		token, err = b.joinCluster(ctx, sh, log)
+	} else {
+		token, err = pol.EnsureBootstrapAdmin()
+	}
 	if err != nil {
 		return nil, err
 	}

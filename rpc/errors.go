@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/featurevault/featurevault/audit"
+	"github.com/featurevault/featurevault/kv"
 	"github.com/featurevault/featurevault/policy"
 	"github.com/featurevault/featurevault/store"
 )
@@ -57,6 +58,9 @@ func toConnect(log *slog.Logger, procedure string, err error) error {
 	}
 	var se *store.Error
 	switch {
+	case errors.Is(err, kv.ErrUnavailable):
+		log.Warn("storage engine unavailable", "procedure", procedure, "error", err)
+		return connect.NewError(connect.CodeUnavailable, errors.New("the storage engine is unavailable; retry shortly (retrying a write that got this answer is safe)"))
 	case errors.As(err, &se):
 		return connect.NewError(storeCodes[se.Kind], err)
 	case errors.Is(err, context.Canceled):

@@ -21,12 +21,17 @@ var errUnknownService = errors.New("no such service: ask about featurevault.v1.F
 
 // healthHandler answers SERVING for the whole server ("") and for each of
 // its services while the server runs, and NOT_FOUND for any other service.
-// It reveals nothing beyond the API's public names.
-func healthHandler() (string, http.Handler) {
+// It reveals nothing beyond the API's public names. While serving returns
+// an error (a server on a shared store whose membership lease lapsed) it
+// answers NOT_SERVING, so that a load balancer takes the server out.
+func healthHandler(serving func() error) (string, http.Handler) {
 	services := map[string]bool{"": true, featurevaultv1connect.FeatureServiceName: true, featurevaultv1connect.AdminServiceName: true}
 	h := connect.NewUnaryHandler(HealthCheckProcedure, func(_ context.Context, req *connect.Request[healthpb.HealthCheckRequest]) (*connect.Response[healthpb.HealthCheckResponse], error) {
 		if !services[req.Msg.GetService()] {
 			return nil, connect.NewError(connect.CodeNotFound, errUnknownService)
+		}
+		if serving != nil && serving() != nil {
+			return connect.NewResponse(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}), nil
 		}
 		return connect.NewResponse(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}), nil
 	})

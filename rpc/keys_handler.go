@@ -211,13 +211,13 @@ func (b *Backend) RunKEKRotation(ctx context.Context, period time.Duration, log 
 	check := min(max(period/8, time.Second), time.Hour)
 	t := time.NewTicker(check)
 	defer t.Stop()
-	b.kekRotationStep(ctx, period, log, true)
+	b.sharedKEKStep(ctx, period, log, true)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			b.kekRotationStep(ctx, period, log, false)
+			b.sharedKEKStep(ctx, period, log, false)
 		}
 	}
 }

@@ -120,6 +120,9 @@ func NewServer(b *Backend, opts ...Option) *Server {
 		b.Checkpoints.SetSink(cfg.checkpoints.sink)
 	}
 	s.watchBackend(b)
+	if b != nil {
+		b.onReload(s.views.clear)
+	}
 	return s
 }
 
@@ -131,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
 		connect.WithCompressMinBytes(CompressMinBytes),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
+		connect.WithInterceptors(clusterInterceptor{b: s.backend}),  // a shared store: lease check, key lock, invalidation (cluster.go)
 		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter, oidc: s.cfg.oidc}, s.streams),
 		connect.WithInterceptors(limitsInterceptor{s.cfg.limits()}),
 	}
@@ -141,7 +145,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(featurevaultv1connect.NewCheckpointServiceHandler(&checkpointHandler{&adminHandler{srv: s, store: s.backend.Store, log: s.cfg.logger}}, hopts...))
 	reflector := grpcreflect.NewStaticReflector(featurevaultv1connect.FeatureServiceName, featurevaultv1connect.AdminServiceName,
 		featurevaultv1connect.IdentityServiceName, featurevaultv1connect.CheckpointServiceName)
-	mux.Handle(healthHandler())
+	mux.Handle(healthHandler(s.backend.sharedCheck))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	return s.edge(mux)

@@ -45,6 +45,8 @@ type Options struct {
 
 	maxValueBytes int  // 0: MaxValueBytes (limits.go)
 	perCommitSync bool // WithGroupCommit(false)
+
+	sharedData, sharedKeys kv.Store // WithKV (shared.go): instead of Badger under dir
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -134,17 +136,20 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	mem := o.MemoryPlan()
-	data, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithGroupCommit(!o.perCommitSync).WithLogger(o.log()).WithMemory(mem.Data))
-	if err != nil {
-		return nil, err
+	data, keystore := o.sharedData, o.sharedKeys
+	if data == nil || keystore == nil {
+		mem := o.MemoryPlan()
+		if data, err = kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "data")).WithSyncWrites(o.syncs).WithGroupCommit(!o.perCommitSync).WithLogger(o.log()).WithMemory(mem.Data)); err != nil {
+			return nil, err
+		}
+		closers = append(closers, data.Close)
+		if keystore, err = kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithGroupCommit(false).WithLogger(o.log()).WithMemory(mem.Keystore)); err != nil {
+			return nil, err
+		}
+		closers = append(closers, keystore.Close)
+	} else {
+		closers = append(closers, data.Close, keystore.Close)
 	}
-	closers = append(closers, data.Close)
-	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithGroupCommit(false).WithLogger(o.log()).WithMemory(mem.Keystore))
-	if err != nil {
-		return nil, err
-	}
-	closers = append(closers, keystore.Close)
 	uri := o.kmsURI
 	if uri == "" {
 		if uri, err = LocalKMSURI(o.dir); err != nil {

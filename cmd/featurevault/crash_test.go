@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fvclient "github.com/featurevault/featurevault/client"
+	"github.com/featurevault/featurevault/internal/pgtest"
 	fvv1 "github.com/featurevault/featurevault/proto/featurevault/v1"
 	"github.com/featurevault/featurevault/proto/featurevault/v1/featurevaultv1connect"
 )
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // stops the shared-store tests' PostgreSQL, if one started
 }
 
 // crashServer starts the server as a child process on dir and returns its

@@ -21,6 +21,9 @@ func (c *client) explain(err error) error {
 	}
 	switch ce.Code() {
 	case connect.CodeUnavailable:
+		if len(ce.Meta()) > 0 { // the server answered: something behind it is down
+			return fmt.Errorf("the server at %s is unavailable: %s (unavailable)", c.server, ce.Message())
+		}
 		return fmt.Errorf("cannot reach a FeatureVault server at %s (%s); start one with \"featurevault serve\" or point --server at one", c.server, ce.Message())
 	case connect.CodeDeadlineExceeded:
 		return fmt.Errorf("the server at %s did not answer within --timeout %s (%s)", c.server, c.timeout, ce.Message())

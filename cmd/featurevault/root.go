@@ -117,6 +117,7 @@ FEATUREVAULT_PURPOSE.`,
 		newBudgetCmd(c),
 		newBackupCmd(c),
 		newRestoreCmd(),
+		newMigrateCmd(),
 	)
 	return root
 }

@@ -46,6 +46,7 @@ type serveConfig struct {
 	identity        serveIdentity // OIDC issuers, audit checkpoints (serve_identity.go)
 	memory          serveMemory   // --memory-budget (serve_memory.go)
 	limits          serveLimits   // per-request limits (serve_limits.go)
+	store           serveStore    // --store: embedded Badger or a shared PostgreSQL store (serve_store.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -111,6 +112,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	cfg.identity.addFlags(cmd)
 	cfg.memory.addFlags(cmd)
 	cfg.limits.addFlags(cmd)
+	cfg.store.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -166,12 +168,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if kc != nil {
 		ko = ko.WithKMSClient(kc)
 	}
+	if err := cfg.store.check(); err != nil {
+		return err
+	}
 	so, err := cfg.memory.apply(store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
 	if err != nil {
 		return err
 	}
 	so, limitOpts := cfg.limits.apply(so, nil)
-	backend, err := rpc.OpenBackend(ctx, cfg.data, so, logger)
+	backend, err := cfg.store.open(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
 	}
