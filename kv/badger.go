@@ -248,38 +248,19 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
 
-// Update implements Updater, retrying on transaction conflicts.
+// Update implements Updater: ApplyGuarded on the key itself, writing
+// nothing when fn returns the old value unchanged.
 func (b *Badger) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
-	for {
-		err := b.db.Update(func(txn *badger.Txn) error {
-			var old []byte
-			item, err := txn.Get(key)
-			switch {
-			case errors.Is(err, badger.ErrKeyNotFound):
-			case err != nil:
-				return err
-			default:
-				if old, err = item.ValueCopy(nil); err != nil {
-					return err
-				}
-			}
-			nv, err := fn(old)
-			if err != nil {
-				return err
-			}
-			if old != nil && bytes.Equal(nv, old) {
-				return nil
-			}
-			return txn.Set(key, nv)
-		})
-		if errors.Is(err, badger.ErrConflict) {
-			continue
-		}
+	return b.ApplyGuarded(key, func(old []byte) ([]Op, error) {
+		nv, err := fn(old)
 		if err != nil {
-			return mapErr(err)
+			return nil, err
 		}
-		return b.durable()
-	}
+		if old != nil && bytes.Equal(nv, old) {
+			return nil, nil
+		}
+		return []Op{{Key: key, Value: nv}}, nil
+	})
 }
 
 // Seek implements Store with one read transaction and one iterator: a

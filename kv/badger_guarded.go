@@ -7,7 +7,9 @@ import (
 )
 
 // ApplyGuarded implements GuardedApplier with one optimistic transaction
-// that reads guard, retried on conflicts.
+// that reads guard, retried on conflicts. Like Apply, it returns once the
+// commit is durable (a group-commit round, unless the store syncs every
+// commit itself).
 func (b *Badger) ApplyGuarded(guard []byte, fn func(cur []byte) ([]Op, error)) error {
 	for {
 		err := b.db.Update(func(txn *badger.Txn) error {
@@ -41,6 +43,9 @@ func (b *Badger) ApplyGuarded(guard []byte, fn func(cur []byte) ([]Op, error)) e
 		if errors.Is(err, badger.ErrConflict) {
 			continue
 		}
-		return mapErr(err)
+		if err != nil {
+			return mapErr(err)
+		}
+		return b.durable()
 	}
 }
