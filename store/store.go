@@ -41,6 +41,7 @@ type Options struct {
 	syncs  bool
 	now    func() time.Time
 	keys   keys.Options
+	wrap   func(kv.Store) kv.Store // see WithDataWrapper (tier.go)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -114,6 +115,10 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 		return nil, err
 	}
 	closers = append(closers, data.Close)
+	var dataKV kv.Store = data
+	if o.wrap != nil {
+		dataKV = o.wrap(data)
+	}
 	keystore, err := kv.OpenBadger(kv.DefaultOptions(filepath.Join(o.dir, "keystore")).WithSyncWrites(true).WithLogger(o.log()))
 	if err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 		return nil, err
 	}
 	closers = append(closers, kr.Close)
-	s, err := New(ctx, data, kr, o)
+	s, err := New(ctx, dataKV, kr, o)
 	if err != nil {
 		return nil, err
 	}
