@@ -134,6 +134,16 @@ func (t *Tier) Close() error {
 // pending for it, else from the store (and a miss is copied into Redis).
 // Redis failing makes the read go to the store: slower, never wrong.
 func (t *Tier) GetOnline(ctx context.Context, view string, entityKeys, features []string) (*store.OnlineResult, error) {
+	return t.getOnline(ctx, view, entityKeys, features, nil)
+}
+
+// readStats counts what one read got from Redis (tests).
+type readStats struct{ hits, redisErrors int }
+
+func (t *Tier) getOnline(ctx context.Context, view string, entityKeys, features []string, stats *readStats) (*store.OnlineResult, error) {
+	if stats == nil {
+		stats = &readStats{}
+	}
 	st := t.st.Load()
 	v, bis, err := st.SubjectIndexes(view, entityKeys)
 	if err != nil {
@@ -156,6 +166,7 @@ func (t *Tier) GetOnline(ctx context.Context, view string, entityKeys, features 
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.Nil) {
 			t.redisFailed("read", err)
+			stats.redisErrors++
 		} else {
 			t.redisOK()
 		}
@@ -169,7 +180,7 @@ func (t *Tier) GetOnline(ctx context.Context, view string, entityKeys, features 
 		b, err := c.Bytes()
 		if err != nil {
 			if !errors.Is(err, redis.Nil) {
-				t.metrics.errRead.Inc()
+				stats.redisErrors++ // counted, and the client told, with the pipeline's error
 			} else {
 				t.metrics.miss.Inc()
 			}
@@ -184,6 +195,7 @@ func (t *Tier) GetOnline(ctx context.Context, view string, entityKeys, features 
 		}
 		rows[i], fromRedis[i] = r, true
 		t.metrics.hit.Inc()
+		stats.hits++
 	}
 	if len(miss) > 0 {
 		if err := t.readMisses(ctx, &v, bis, rows, miss); err != nil {
@@ -331,6 +343,12 @@ var ErrEraseIncomplete = errors.New("online: the subjects are erased in the stor
 // redisFailed records a Redis failure: a metric always, a log line when the
 // tier goes from up to down (the error names no key and no value).
 func (t *Tier) redisFailed(op string, err error) {
+	// A failed node may have been replaced by its replica: ask the cluster
+	// for its slot map again (go-redis rate-limits this to one reload at a
+	// time) rather than wait for the client's periodic refresh.
+	if rc, ok := t.rc.(interface{ ReloadState(context.Context) }); ok {
+		rc.ReloadState(context.Background())
+	}
 	switch op {
 	case "read":
 		t.metrics.errRead.Inc()

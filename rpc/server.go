@@ -52,6 +52,7 @@ type config struct {
 	maxIngestBatchBytes int64
 	telemetry           *telemetry.T // nil: none (WithTelemetry)
 	edge                edgeConfig   // client CAs, CORS, stream limits (edge.go)
+	online              OnlineTier   // nil: reads go to the store (online.go)
 }
 
 // Option configures a Server.

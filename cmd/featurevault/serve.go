@@ -40,8 +40,9 @@ type serveConfig struct {
 	metricsListen   string
 	otelEndpoint    string
 	otelSampleRatio float64
-	config          string    // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
-	edge            serveEdge // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	config          string      // --config (or FEATUREVAULT_CONFIG): a YAML file of these flags
+	edge            serveEdge   // TLS dev certificate, client CAs, CORS, stream limits (serve_edge.go)
+	online          serveOnline // --online: the Redis Cluster tier (serve_online.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -104,6 +105,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.Float64Var(&cfg.otelSampleRatio, "otel-sample-ratio", telemetry.DefaultSampleRatio, "share of calls traced, 0 to 1 (1 while debugging)")
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
 	cfg.edge.addFlags(cmd)
+	cfg.online.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -149,7 +151,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	if kc != nil {
 		ko = ko.WithKMSClient(kc)
 	}
-	backend, err := rpc.OpenBackend(ctx, cfg.data, store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	so, err := cfg.online.storeOptions(store.DefaultOptions(cfg.data).WithKMSURI(cfg.kms).WithKeys(ko).WithLogger(logger), logger)
+	if err != nil {
+		return err
+	}
+	backend, err := rpc.OpenBackend(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
 	}
@@ -188,6 +194,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		rpc.WithRateLimit(cfg.rateLimit, cfg.rateBurst),
 	}
 	opts = append(opts, cfg.edge.options(clientCAs)...)
+	onlineOpts, closeOnline, err := cfg.online.attach(ctx, backend.Store, tel, logger)
+	if err != nil {
+		return err
+	}
+	defer closeOnline() // after the server has stopped, before the store closes
+	opts = append(opts, onlineOpts...)
 	scheme := "http"
 	if tls {
 		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))

@@ -168,6 +168,7 @@ func startNode(dir string, port int) (*Node, error) {
 		"--dir", ndir,
 		"--save", "",
 		"--appendonly", "yes",
+		"--repl-diskless-sync-delay", "0",
 		"--protected-mode", "no",
 		"--daemonize", "no",
 		"--logfile", filepath.Join(ndir, "redis.log"),
@@ -233,8 +234,8 @@ func (c *Cluster) Primaries() []*Node {
 	return p
 }
 
-// WaitOK waits until every live node reports cluster_state:ok and sees
-// three primaries with slots.
+// WaitOK waits until every live node reports cluster_state:ok and every
+// live replica is in sync with its primary.
 func (c *Cluster) WaitOK(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -245,6 +246,12 @@ func (c *Cluster) WaitOK(timeout time.Duration) error {
 			}
 			out, err := n.CLI("CLUSTER", "INFO")
 			if err != nil || !strings.Contains(out, "cluster_state:ok") {
+				ok = false
+				break
+			}
+			// A replica that has not synced cannot take over its primary.
+			if repl, err := n.CLI("INFO", "replication"); err != nil ||
+				strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
 				ok = false
 				break
 			}
