@@ -1,6 +1,9 @@
 package online_test
 
 import (
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +15,8 @@ import (
 // nodes would). It does not run in parallel: other tests share the cluster.
 func TestRedisDownReadsFallBackWritesCatchUp(t *testing.T) {
 	c := redistest.Shared(t)
-	st, tier := openTier(t, t.TempDir(), c)
+	var logs syncBuffer
+	st, tier := openTierLog(t, t.TempDir(), c, slog.New(slog.NewTextHandler(&logs, nil)))
 	k := "down-subject"
 	write(t, st, "before", time.Now().Add(-time.Second), k)
 	if got := emails(t, tier, k); got[0] != "before-"+k {
@@ -54,4 +58,33 @@ func TestRedisDownReadsFallBackWritesCatchUp(t *testing.T) {
 	if tier.Status(t.Context()).Hits != hits+1 || !tier.Status(t.Context()).Up {
 		t.Errorf("after the outage the row is not served by Redis (hits %d to %d)", hits, tier.Status(t.Context()).Hits)
 	}
+	// Logged: the outage and the recovery, never a value or a key.
+	got := logs.String()
+	for _, want := range []string{"Redis is unavailable", "Redis is reachable again"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("logs lack %q:\n%s", want, got)
+		}
+	}
+	for _, secret := range []string{k, "during-", "before-"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("logs hold %q:\n%s", secret, got)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -19,3 +19,6 @@ func ReadFromRedis(ctx context.Context, t *Tier, keys []string) (hits, redisErro
 	}
 	return st.hits, st.redisErrors, emails, nil
 }
+
+// RedisKey is redisKey, for tests that reach into Redis.
+var RedisKey = redisKey

@@ -41,7 +41,12 @@ feature_views:
 // cluster c, with the spec applied.
 func openTier(t *testing.T, dir string, c *redistest.Cluster) (*store.Store, *online.Tier) {
 	t.Helper()
-	tier := online.New(online.NewClusterClient(c.Seeds()), quietLog)
+	return openTierLog(t, dir, c, quietLog)
+}
+
+func openTierLog(t *testing.T, dir string, c *redistest.Cluster, log *slog.Logger) (*store.Store, *online.Tier) {
+	t.Helper()
+	tier := online.New(online.NewClusterClient(c.Seeds()), log)
 	o := store.DefaultOptions(dir).WithLogger(quietLog).WithSyncWrites(false).WithDataWrapper(tier.Wrap)
 	st, err := store.Open(t.Context(), o)
 	if err != nil {

@@ -32,16 +32,20 @@ func (t *Tier) Materialize(ctx context.Context, view string, since time.Time, pr
 		}
 		pipe := t.rc.Pipeline()
 		now := time.Now()
+		n := 0
 		for i, r := range rows {
 			if px, ok := expiry(&v, r, now); ok {
 				setIfNewer.Eval(ctx, pipe, []string{redisKey(v.ID, bis[i])}, encodeValue(r), px, "0")
+				n++
 			}
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			t.redisFailed("write", err)
-			return err
+		if n > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.redisFailed("write", err)
+				return err
+			}
 		}
-		done += len(rows)
+		done += n
 		bis, rows = bis[:0], rows[:0]
 		if progress != nil {
 			progress(done)

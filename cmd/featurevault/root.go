@@ -117,6 +117,8 @@ FEATUREVAULT_PURPOSE.`,
 		newBudgetCmd(c),
 		newBackupCmd(c),
 		newRestoreCmd(),
+		newMaterializeCmd(c),
+		newOnlineCmd(c),
 	)
 	return root
 }
