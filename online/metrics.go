@@ -21,7 +21,7 @@ func newMetrics(t *Tier) metrics {
 	m := metrics{
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "featurevault_online_reads_total",
-			Help: "Subjects read through the online tier, by result: hit (from Redis), miss (not in Redis: from the store, then copied), bypass (an outbox entry was pending: from the store).",
+			Help: "Subjects read through the online tier, by result: hit (from Redis), miss (not in Redis: from the store, then copied), bypass (an outbox entry was pending, or Redis was down between probes: from the store).",
 		}, []string{"result"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "featurevault_online_redis_errors_total",

@@ -103,6 +103,9 @@ func (w *outboxKV) Apply(ops []kv.Op) error {
 	if w.t.crashAfterCommit.Load() {
 		return nil // tests: the process "dies" between the commit and the copy
 	}
+	if !w.t.up.Load() {
+		return nil // Redis is down: do not make the write wait; the drainer copies it
+	}
 	w.t.syncEntries(context.Background(), oks)
 	return nil
 }

@@ -49,6 +49,10 @@ import (
 // DrainInterval is how often pending outbox entries are retried.
 const DrainInterval = 250 * time.Millisecond
 
+// ProbeInterval is how often, while Redis is down, one read tries Redis;
+// the others go straight to the store.
+const ProbeInterval = 250 * time.Millisecond
+
 // Tier is the Redis online tier of one store. Create it with New, pass
 // Wrap to the store's options (store.Options.WithDataWrapper), then Attach
 // the opened store before serving.
@@ -65,8 +69,9 @@ type Tier struct {
 	gen atomic.Uint64 // bumped by every commit of rows: fills compare it
 	seq atomic.Uint64 // outbox sequence
 
-	up      atomic.Bool
-	metrics metrics
+	up        atomic.Bool
+	lastProbe atomic.Int64 // unix ns of the last read that tried Redis while it was down
+	metrics   metrics
 
 	crashAfterCommit atomic.Bool // tests: skip the copy after a commit
 
@@ -111,7 +116,7 @@ func (t *Tier) Attach(ctx context.Context, st *store.Store) error {
 			t.log.Warn("online tier: Redis is unavailable; entries stay in the outbox and their reads go to the store", "entries", left)
 		}
 	}
-	go t.drainer(DrainInterval)
+	go t.drainer(DrainInterval) // #nosec G118 -- the drainer outlives Attach's context by design; Close stops it
 	return nil
 }
 
@@ -154,7 +159,12 @@ func (t *Tier) getOnline(ctx context.Context, view string, entityKeys, features 
 	cmds := make([]*redis.StringCmd, len(bis))
 	pipe := t.rc.Pipeline()
 	queued := 0
+	skip := !t.shouldTryRedis()
 	for i, bi := range bis {
+		if skip {
+			t.metrics.bypass.Inc()
+			continue // Redis is down: read the store without waiting for timeouts
+		}
 		if t.isPending(v.ID, bi) {
 			t.metrics.bypass.Inc()
 			continue
@@ -358,6 +368,17 @@ func (t *Tier) redisFailed(op string, err error) {
 	if t.up.Swap(false) {
 		t.log.Warn("online tier: Redis is unavailable; reads go to the store and writes wait in the outbox", "op", op, "error", err)
 	}
+}
+
+// shouldTryRedis is true while Redis is up, and for one read per
+// ProbeInterval while it is down.
+func (t *Tier) shouldTryRedis() bool {
+	if t.up.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := t.lastProbe.Load()
+	return now-last >= int64(ProbeInterval) && t.lastProbe.CompareAndSwap(last, now)
 }
 
 func (t *Tier) redisOK() {
