@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/featurevault/featurevault/online"
@@ -32,6 +34,10 @@ func (o *serveOnline) storeOptions(so store.Options, log *slog.Logger) (store.Op
 	if err != nil {
 		return so, err
 	}
+	// go-redis's own messages (a node that cannot be dialled, named by
+	// address) go to the server's log at debug level instead of stderr;
+	// the tier logs each outage and recovery itself.
+	redis.SetLogger(redisLog{log})
 	o.tier = online.New(online.NewClusterClient(seeds), log)
 	return so.WithDataWrapper(o.tier.Wrap), nil
 }
@@ -64,4 +70,11 @@ func (o *serveOnline) attach(ctx context.Context, st *store.Store, tel *telemetr
 func mustSeeds(url string) []string {
 	s, _ := online.ParseURL(url)
 	return s
+}
+
+// redisLog forwards go-redis's internal messages to slog.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
