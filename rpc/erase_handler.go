@@ -33,6 +33,9 @@ func (h *adminHandler) Erase(ctx context.Context, req *connect.Request[fvv1.Eras
 		return nil, err
 	}
 	receipts, err := h.store.Erase(ctx, m.Entity, m.Keys, store.EraseOptions{Suppress: m.Suppress})
+	if err == nil {
+		err = h.srv.eraseOnline(ctx, m.Entity, receipts)
+	}
 	if err := done(err); err != nil {
 		return nil, err
 	}

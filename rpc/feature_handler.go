@@ -111,7 +111,7 @@ func (h *featureHandler) GetOnlineFeatures(ctx context.Context, req *connect.Req
 	}
 	var res *store.OnlineResult
 	if len(cd.allowed) > 0 {
-		res, err = h.store.GetOnline(ctx, m.View, m.EntityKeys, cd.allowed)
+		res, err = h.srv.getOnline(ctx, m.View, m.EntityKeys, cd.allowed)
 	} else {
 		res, err = deniedResult(m.View, m.EntityKeys)
 	}

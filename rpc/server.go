@@ -58,6 +58,7 @@ type config struct {
 	oidc                *identity.OIDC   // nil: no OIDC issuer trusted (identity.go)
 	checkpoints         checkpointConfig // signed audit checkpoints (checkpoint_handler.go)
 	requestLimits       *RequestLimits   // nil: DefaultRequestLimits (requestlimits.go)
+	online              OnlineTier       // nil: reads go to the store (online.go)
 }
 
 // Option configures a Server.

@@ -47,6 +47,8 @@ type Options struct {
 	perCommitSync bool // WithGroupCommit(false)
 
 	sharedData, sharedKeys kv.Store // WithKV (shared.go): instead of Badger under dir
+
+	wrap func(kv.Store) kv.Store // see WithDataWrapper (tier.go)
 }
 
 // DefaultOptions returns options for a store in dir, laid out as:
@@ -150,6 +152,10 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 	} else {
 		closers = append(closers, data.Close, keystore.Close)
 	}
+	dataKV := data
+	if o.wrap != nil {
+		dataKV = o.wrap(data)
+	}
 	uri := o.kmsURI
 	if uri == "" {
 		if uri, err = LocalKMSURI(o.dir); err != nil {
@@ -165,7 +171,7 @@ func Open(ctx context.Context, o Options) (_ *Store, err error) {
 		return nil, err
 	}
 	closers = append(closers, kr.Close)
-	s, err := New(ctx, data, kr, o)
+	s, err := New(ctx, dataKV, kr, o)
 	if err != nil {
 		return nil, err
 	}

@@ -118,6 +118,8 @@ FEATUREVAULT_PURPOSE.`,
 		newBackupCmd(c),
 		newRestoreCmd(),
 		newMigrateCmd(),
+		newMaterializeCmd(c),
+		newOnlineCmd(c),
 	)
 	return root
 }

@@ -47,6 +47,7 @@ type serveConfig struct {
 	memory          serveMemory   // --memory-budget (serve_memory.go)
 	limits          serveLimits   // per-request limits (serve_limits.go)
 	store           serveStore    // --store: embedded Badger or a shared PostgreSQL store (serve_store.go)
+	online          serveOnline   // --online: the Redis Cluster tier (serve_online.go)
 }
 
 func newServeCmd(getenv func(string) string) *cobra.Command {
@@ -113,6 +114,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	cfg.memory.addFlags(cmd)
 	cfg.limits.addFlags(cmd)
 	cfg.store.addFlags(cmd)
+	cfg.online.addFlags(cmd)
 	addConfigFlag(cmd, &cfg.config)
 	registerServeCompletions(cmd)
 	return cmd
@@ -176,6 +178,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 		return err
 	}
 	so, limitOpts := cfg.limits.apply(so, nil)
+	if so, err = cfg.online.storeOptions(so, logger); err != nil {
+		return err
+	}
 	backend, err := cfg.store.open(ctx, cfg.data, so, logger)
 	if err != nil {
 		return err
@@ -217,6 +222,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	opts = append(opts, cfg.edge.options(clientCAs)...)
 	opts = append(opts, identityOpts...)
 	opts = append(opts, limitOpts...)
+	onlineOpts, closeOnline, err := cfg.online.attach(ctx, backend.Store, tel, logger)
+	if err != nil {
+		return err
+	}
+	defer closeOnline() // after the server has stopped, before the store closes
+	opts = append(opts, onlineOpts...)
 	scheme := "http"
 	if tls {
 		opts = append(opts, rpc.WithTLS(cfg.tlsCert, cfg.tlsKey))

@@ -3930,6 +3930,278 @@ func (x *BackupResponse) GetLocalKms() bool {
 	return false
 }
 
+type MaterializeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	View  string                 `protobuf:"bytes,1,opt,name=view,proto3" json:"view,omitempty"`
+	// Since, when set, copies only rows whose event time is at or after it.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaterializeRequest) Reset() {
+	*x = MaterializeRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaterializeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaterializeRequest) ProtoMessage() {}
+
+func (x *MaterializeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaterializeRequest.ProtoReflect.Descriptor instead.
+func (*MaterializeRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *MaterializeRequest) GetView() string {
+	if x != nil {
+		return x.View
+	}
+	return ""
+}
+
+func (x *MaterializeRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// MaterializeResponse is one progress report; the last has finished set.
+type MaterializeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Done counts the entities copied so far.
+	Done           int64   `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
+	ElapsedSeconds float64 `protobuf:"fixed64,2,opt,name=elapsed_seconds,json=elapsedSeconds,proto3" json:"elapsed_seconds,omitempty"`
+	Finished       bool    `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MaterializeResponse) Reset() {
+	*x = MaterializeResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaterializeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaterializeResponse) ProtoMessage() {}
+
+func (x *MaterializeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaterializeResponse.ProtoReflect.Descriptor instead.
+func (*MaterializeResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *MaterializeResponse) GetDone() int64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *MaterializeResponse) GetElapsedSeconds() float64 {
+	if x != nil {
+		return x.ElapsedSeconds
+	}
+	return 0
+}
+
+func (x *MaterializeResponse) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
+type GetOnlineStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOnlineStatusRequest) Reset() {
+	*x = GetOnlineStatusRequest{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOnlineStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOnlineStatusRequest) ProtoMessage() {}
+
+func (x *GetOnlineStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOnlineStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetOnlineStatusRequest) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{72}
+}
+
+type GetOnlineStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enabled is false when the server runs without --online; nothing else is set.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// ClusterState is Redis's cluster_state ("ok", "fail"), or "unreachable".
+	ClusterState string `protobuf:"bytes,2,opt,name=cluster_state,json=clusterState,proto3" json:"cluster_state,omitempty"`
+	// Up is whether the tier's last Redis call succeeded.
+	Up bool `protobuf:"varint,3,opt,name=up,proto3" json:"up,omitempty"`
+	// OutboxDepth counts committed changes not yet copied to Redis.
+	OutboxDepth int64 `protobuf:"varint,4,opt,name=outbox_depth,json=outboxDepth,proto3" json:"outbox_depth,omitempty"`
+	// OutboxOldestSeconds is the age of the oldest of them: the tier's lag.
+	OutboxOldestSeconds float64 `protobuf:"fixed64,5,opt,name=outbox_oldest_seconds,json=outboxOldestSeconds,proto3" json:"outbox_oldest_seconds,omitempty"`
+	Hits                uint64  `protobuf:"varint,6,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses              uint64  `protobuf:"varint,7,opt,name=misses,proto3" json:"misses,omitempty"`
+	Bypasses            uint64  `protobuf:"varint,8,opt,name=bypasses,proto3" json:"bypasses,omitempty"`
+	Errors              uint64  `protobuf:"varint,9,opt,name=errors,proto3" json:"errors,omitempty"`
+	CorruptCopies       uint64  `protobuf:"varint,10,opt,name=corrupt_copies,json=corruptCopies,proto3" json:"corrupt_copies,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetOnlineStatusResponse) Reset() {
+	*x = GetOnlineStatusResponse{}
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOnlineStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOnlineStatusResponse) ProtoMessage() {}
+
+func (x *GetOnlineStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_featurevault_v1_admin_service_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOnlineStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetOnlineStatusResponse) Descriptor() ([]byte, []int) {
+	return file_featurevault_v1_admin_service_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *GetOnlineStatusResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *GetOnlineStatusResponse) GetClusterState() string {
+	if x != nil {
+		return x.ClusterState
+	}
+	return ""
+}
+
+func (x *GetOnlineStatusResponse) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *GetOnlineStatusResponse) GetOutboxDepth() int64 {
+	if x != nil {
+		return x.OutboxDepth
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetOutboxOldestSeconds() float64 {
+	if x != nil {
+		return x.OutboxOldestSeconds
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetHits() uint64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetMisses() uint64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetBypasses() uint64 {
+	if x != nil {
+		return x.Bypasses
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *GetOnlineStatusResponse) GetCorruptCopies() uint64 {
+	if x != nil {
+		return x.CorruptCopies
+	}
+	return 0
+}
+
 var File_featurevault_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_featurevault_v1_admin_service_proto_rawDesc = "" +
@@ -4191,13 +4463,33 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x04R\x04size\x12\x16\n" +
 	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x17\n" +
 	"\akms_uri\x18\x06 \x01(\tR\x06kmsUri\x12\x1b\n" +
-	"\tlocal_kms\x18\a \x01(\bR\blocalKms*p\n" +
+	"\tlocal_kms\x18\a \x01(\bR\blocalKms\"Z\n" +
+	"\x12MaterializeRequest\x12\x12\n" +
+	"\x04view\x18\x01 \x01(\tR\x04view\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"n\n" +
+	"\x13MaterializeResponse\x12\x12\n" +
+	"\x04done\x18\x01 \x01(\x03R\x04done\x12'\n" +
+	"\x0felapsed_seconds\x18\x02 \x01(\x01R\x0eelapsedSeconds\x12\x1a\n" +
+	"\bfinished\x18\x03 \x01(\bR\bfinished\"\x18\n" +
+	"\x16GetOnlineStatusRequest\"\xc6\x02\n" +
+	"\x17GetOnlineStatusResponse\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12#\n" +
+	"\rcluster_state\x18\x02 \x01(\tR\fclusterState\x12\x0e\n" +
+	"\x02up\x18\x03 \x01(\bR\x02up\x12!\n" +
+	"\foutbox_depth\x18\x04 \x01(\x03R\voutboxDepth\x122\n" +
+	"\x15outbox_oldest_seconds\x18\x05 \x01(\x01R\x13outboxOldestSeconds\x12\x12\n" +
+	"\x04hits\x18\x06 \x01(\x04R\x04hits\x12\x16\n" +
+	"\x06misses\x18\a \x01(\x04R\x06misses\x12\x1a\n" +
+	"\bbypasses\x18\b \x01(\x04R\bbypasses\x12\x16\n" +
+	"\x06errors\x18\t \x01(\x04R\x06errors\x12%\n" +
+	"\x0ecorrupt_copies\x18\n" +
+	" \x01(\x04R\rcorruptCopies*p\n" +
 	"\n" +
 	"BackupPart\x12\x1b\n" +
 	"\x17BACKUP_PART_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10BACKUP_PART_DATA\x10\x01\x12\x18\n" +
 	"\x14BACKUP_PART_KEYSTORE\x10\x02\x12\x15\n" +
-	"\x11BACKUP_PART_AUDIT\x10\x032\x94\x16\n" +
+	"\x11BACKUP_PART_AUDIT\x10\x032\xdb\x17\n" +
 	"\fAdminService\x12X\n" +
 	"\vApplyEntity\x12#.featurevault.v1.ApplyEntityRequest\x1a$.featurevault.v1.ApplyEntityResponse\x12g\n" +
 	"\x10ApplyFeatureView\x12(.featurevault.v1.ApplyFeatureViewRequest\x1a).featurevault.v1.ApplyFeatureViewResponse\x12f\n" +
@@ -4232,7 +4524,9 @@ const file_featurevault_v1_admin_service_proto_rawDesc = "" +
 	"\tGetBudget\x12!.featurevault.v1.GetBudgetRequest\x1a\".featurevault.v1.GetBudgetResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\vResetBudget\x12#.featurevault.v1.ResetBudgetRequest\x1a$.featurevault.v1.ResetBudgetResponse\x12o\n" +
 	"\x11UnrestrictSubject\x12).featurevault.v1.UnrestrictSubjectRequest\x1a*.featurevault.v1.UnrestrictSubjectResponse\"\x03\x90\x02\x02\x12P\n" +
-	"\x06Backup\x12\x1e.featurevault.v1.BackupRequest\x1a\x1f.featurevault.v1.BackupResponse\"\x03\x90\x02\x010\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
+	"\x06Backup\x12\x1e.featurevault.v1.BackupRequest\x1a\x1f.featurevault.v1.BackupResponse\"\x03\x90\x02\x010\x01\x12Z\n" +
+	"\vMaterialize\x12#.featurevault.v1.MaterializeRequest\x1a$.featurevault.v1.MaterializeResponse0\x01\x12i\n" +
+	"\x0fGetOnlineStatus\x12'.featurevault.v1.GetOnlineStatusRequest\x1a(.featurevault.v1.GetOnlineStatusResponse\"\x03\x90\x02\x01BKZIgithub.com/featurevault/featurevault/proto/featurevault/v1;featurevaultv1b\x06proto3"
 
 var (
 	file_featurevault_v1_admin_service_proto_rawDescOnce sync.Once
@@ -4247,7 +4541,7 @@ func file_featurevault_v1_admin_service_proto_rawDescGZIP() []byte {
 }
 
 var file_featurevault_v1_admin_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
+var file_featurevault_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_featurevault_v1_admin_service_proto_goTypes = []any{
 	(BackupPart)(0),                   // 0: featurevault.v1.BackupPart
 	(*ApplyEntityRequest)(nil),        // 1: featurevault.v1.ApplyEntityRequest
@@ -4320,130 +4614,139 @@ var file_featurevault_v1_admin_service_proto_goTypes = []any{
 	(*ResetBudgetResponse)(nil),       // 68: featurevault.v1.ResetBudgetResponse
 	(*BackupRequest)(nil),             // 69: featurevault.v1.BackupRequest
 	(*BackupResponse)(nil),            // 70: featurevault.v1.BackupResponse
-	nil,                               // 71: featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	(*Entity)(nil),                    // 72: featurevault.v1.Entity
-	(*FeatureView)(nil),               // 73: featurevault.v1.FeatureView
-	(*Principal)(nil),                 // 74: featurevault.v1.Principal
-	(*timestamppb.Timestamp)(nil),     // 75: google.protobuf.Timestamp
-	(*Rule)(nil),                      // 76: featurevault.v1.Rule
-	(*ColumnDecision)(nil),            // 77: featurevault.v1.ColumnDecision
-	(*AuditRecord)(nil),               // 78: featurevault.v1.AuditRecord
-	(*AuditProblem)(nil),              // 79: featurevault.v1.AuditProblem
-	(*Value)(nil),                     // 80: featurevault.v1.Value
-	(*Field)(nil),                     // 81: featurevault.v1.Field
-	(*StringList)(nil),                // 82: featurevault.v1.StringList
+	(*MaterializeRequest)(nil),        // 71: featurevault.v1.MaterializeRequest
+	(*MaterializeResponse)(nil),       // 72: featurevault.v1.MaterializeResponse
+	(*GetOnlineStatusRequest)(nil),    // 73: featurevault.v1.GetOnlineStatusRequest
+	(*GetOnlineStatusResponse)(nil),   // 74: featurevault.v1.GetOnlineStatusResponse
+	nil,                               // 75: featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	(*Entity)(nil),                    // 76: featurevault.v1.Entity
+	(*FeatureView)(nil),               // 77: featurevault.v1.FeatureView
+	(*Principal)(nil),                 // 78: featurevault.v1.Principal
+	(*timestamppb.Timestamp)(nil),     // 79: google.protobuf.Timestamp
+	(*Rule)(nil),                      // 80: featurevault.v1.Rule
+	(*ColumnDecision)(nil),            // 81: featurevault.v1.ColumnDecision
+	(*AuditRecord)(nil),               // 82: featurevault.v1.AuditRecord
+	(*AuditProblem)(nil),              // 83: featurevault.v1.AuditProblem
+	(*Value)(nil),                     // 84: featurevault.v1.Value
+	(*Field)(nil),                     // 85: featurevault.v1.Field
+	(*StringList)(nil),                // 86: featurevault.v1.StringList
 }
 var file_featurevault_v1_admin_service_proto_depIdxs = []int32{
-	72, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
-	72, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
-	73, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
-	73, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	73, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
-	72, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
-	73, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
-	72, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
-	71, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
-	74, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
-	74, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
-	75, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	76, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
-	76, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
-	76, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
+	76, // 0: featurevault.v1.ApplyEntityRequest.entity:type_name -> featurevault.v1.Entity
+	76, // 1: featurevault.v1.ApplyEntityResponse.entity:type_name -> featurevault.v1.Entity
+	77, // 2: featurevault.v1.ApplyFeatureViewRequest.view:type_name -> featurevault.v1.FeatureView
+	77, // 3: featurevault.v1.ApplyFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	77, // 4: featurevault.v1.GetFeatureViewResponse.view:type_name -> featurevault.v1.FeatureView
+	76, // 5: featurevault.v1.GetFeatureViewResponse.entity:type_name -> featurevault.v1.Entity
+	77, // 6: featurevault.v1.ListFeatureViewsResponse.views:type_name -> featurevault.v1.FeatureView
+	76, // 7: featurevault.v1.ListFeatureViewsResponse.entities:type_name -> featurevault.v1.Entity
+	75, // 8: featurevault.v1.CreatePrincipalRequest.attributes:type_name -> featurevault.v1.CreatePrincipalRequest.AttributesEntry
+	78, // 9: featurevault.v1.CreatePrincipalResponse.principal:type_name -> featurevault.v1.Principal
+	78, // 10: featurevault.v1.ListPrincipalsResponse.principals:type_name -> featurevault.v1.Principal
+	79, // 11: featurevault.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	80, // 12: featurevault.v1.GrantPolicyRequest.rule:type_name -> featurevault.v1.Rule
+	80, // 13: featurevault.v1.RevokePolicyRequest.rule:type_name -> featurevault.v1.Rule
+	80, // 14: featurevault.v1.ListPoliciesResponse.rules:type_name -> featurevault.v1.Rule
 	27, // 15: featurevault.v1.ListPoliciesResponse.assignments:type_name -> featurevault.v1.RoleAssignment
-	77, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
-	78, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
-	79, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
-	75, // 19: featurevault.v1.KEKVersion.created:type_name -> google.protobuf.Timestamp
-	75, // 20: featurevault.v1.RetiredKEKVersion.retired:type_name -> google.protobuf.Timestamp
-	75, // 21: featurevault.v1.RewrapCursor.started:type_name -> google.protobuf.Timestamp
-	75, // 22: featurevault.v1.GetKeyStatusResponse.root_rotated:type_name -> google.protobuf.Timestamp
+	81, // 16: featurevault.v1.ExplainResponse.decisions:type_name -> featurevault.v1.ColumnDecision
+	82, // 17: featurevault.v1.ReadAuditResponse.records:type_name -> featurevault.v1.AuditRecord
+	83, // 18: featurevault.v1.VerifyAuditResponse.problems:type_name -> featurevault.v1.AuditProblem
+	79, // 19: featurevault.v1.KEKVersion.created:type_name -> google.protobuf.Timestamp
+	79, // 20: featurevault.v1.RetiredKEKVersion.retired:type_name -> google.protobuf.Timestamp
+	79, // 21: featurevault.v1.RewrapCursor.started:type_name -> google.protobuf.Timestamp
+	79, // 22: featurevault.v1.GetKeyStatusResponse.root_rotated:type_name -> google.protobuf.Timestamp
 	35, // 23: featurevault.v1.GetKeyStatusResponse.versions:type_name -> featurevault.v1.KEKVersion
 	36, // 24: featurevault.v1.GetKeyStatusResponse.retired:type_name -> featurevault.v1.RetiredKEKVersion
 	37, // 25: featurevault.v1.GetKeyStatusResponse.rewrap:type_name -> featurevault.v1.RewrapCursor
-	75, // 26: featurevault.v1.GetKeyStatusResponse.last_rewrap:type_name -> google.protobuf.Timestamp
+	79, // 26: featurevault.v1.GetKeyStatusResponse.last_rewrap:type_name -> google.protobuf.Timestamp
 	35, // 27: featurevault.v1.RotateKEKResponse.version:type_name -> featurevault.v1.KEKVersion
 	42, // 28: featurevault.v1.RotateRootResponse.rotation:type_name -> featurevault.v1.RootRotation
 	42, // 29: featurevault.v1.RetireKEKResponse.root:type_name -> featurevault.v1.RootRotation
-	75, // 30: featurevault.v1.ErasureReceipt.erased_at:type_name -> google.protobuf.Timestamp
+	79, // 30: featurevault.v1.ErasureReceipt.erased_at:type_name -> google.protobuf.Timestamp
 	51, // 31: featurevault.v1.EraseResponse.receipts:type_name -> featurevault.v1.ErasureReceipt
-	75, // 32: featurevault.v1.SubjectRow.event_time:type_name -> google.protobuf.Timestamp
-	75, // 33: featurevault.v1.SubjectRow.created_time:type_name -> google.protobuf.Timestamp
-	80, // 34: featurevault.v1.SubjectRow.values:type_name -> featurevault.v1.Value
-	81, // 35: featurevault.v1.SubjectViewRows.fields:type_name -> featurevault.v1.Field
+	79, // 32: featurevault.v1.SubjectRow.event_time:type_name -> google.protobuf.Timestamp
+	79, // 33: featurevault.v1.SubjectRow.created_time:type_name -> google.protobuf.Timestamp
+	84, // 34: featurevault.v1.SubjectRow.values:type_name -> featurevault.v1.Value
+	85, // 35: featurevault.v1.SubjectViewRows.fields:type_name -> featurevault.v1.Field
 	54, // 36: featurevault.v1.SubjectViewRows.rows:type_name -> featurevault.v1.SubjectRow
-	75, // 37: featurevault.v1.SubjectRestriction.since:type_name -> google.protobuf.Timestamp
+	79, // 37: featurevault.v1.SubjectRestriction.since:type_name -> google.protobuf.Timestamp
 	55, // 38: featurevault.v1.ExportSubjectResponse.views:type_name -> featurevault.v1.SubjectViewRows
 	56, // 39: featurevault.v1.ExportSubjectResponse.restrictions:type_name -> featurevault.v1.SubjectRestriction
 	62, // 40: featurevault.v1.SetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
 	62, // 41: featurevault.v1.GetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
 	62, // 42: featurevault.v1.ResetBudgetResponse.account:type_name -> featurevault.v1.BudgetAccount
 	0,  // 43: featurevault.v1.BackupRequest.part:type_name -> featurevault.v1.BackupPart
-	82, // 44: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
-	1,  // 45: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
-	3,  // 46: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
-	5,  // 47: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
-	7,  // 48: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
-	9,  // 49: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
-	11, // 50: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
-	13, // 51: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
-	15, // 52: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
-	17, // 53: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
-	19, // 54: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
-	21, // 55: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
-	23, // 56: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
-	25, // 57: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
-	28, // 58: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
-	30, // 59: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
-	32, // 60: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
-	34, // 61: featurevault.v1.AdminService.GetKeyStatus:input_type -> featurevault.v1.GetKeyStatusRequest
-	39, // 62: featurevault.v1.AdminService.RotateKEK:input_type -> featurevault.v1.RotateKEKRequest
-	41, // 63: featurevault.v1.AdminService.RotateRoot:input_type -> featurevault.v1.RotateRootRequest
-	44, // 64: featurevault.v1.AdminService.RewrapKeys:input_type -> featurevault.v1.RewrapKeysRequest
-	46, // 65: featurevault.v1.AdminService.RetireKEK:input_type -> featurevault.v1.RetireKEKRequest
-	48, // 66: featurevault.v1.AdminService.RotateSubjectKey:input_type -> featurevault.v1.RotateSubjectKeyRequest
-	50, // 67: featurevault.v1.AdminService.Erase:input_type -> featurevault.v1.EraseRequest
-	53, // 68: featurevault.v1.AdminService.ExportSubject:input_type -> featurevault.v1.ExportSubjectRequest
-	58, // 69: featurevault.v1.AdminService.RestrictSubject:input_type -> featurevault.v1.RestrictSubjectRequest
-	63, // 70: featurevault.v1.AdminService.SetBudget:input_type -> featurevault.v1.SetBudgetRequest
-	65, // 71: featurevault.v1.AdminService.GetBudget:input_type -> featurevault.v1.GetBudgetRequest
-	67, // 72: featurevault.v1.AdminService.ResetBudget:input_type -> featurevault.v1.ResetBudgetRequest
-	60, // 73: featurevault.v1.AdminService.UnrestrictSubject:input_type -> featurevault.v1.UnrestrictSubjectRequest
-	69, // 74: featurevault.v1.AdminService.Backup:input_type -> featurevault.v1.BackupRequest
-	2,  // 75: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
-	4,  // 76: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
-	6,  // 77: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
-	8,  // 78: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
-	10, // 79: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
-	12, // 80: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
-	14, // 81: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
-	16, // 82: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
-	18, // 83: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
-	20, // 84: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
-	22, // 85: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
-	24, // 86: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
-	26, // 87: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
-	29, // 88: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
-	31, // 89: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
-	33, // 90: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
-	38, // 91: featurevault.v1.AdminService.GetKeyStatus:output_type -> featurevault.v1.GetKeyStatusResponse
-	40, // 92: featurevault.v1.AdminService.RotateKEK:output_type -> featurevault.v1.RotateKEKResponse
-	43, // 93: featurevault.v1.AdminService.RotateRoot:output_type -> featurevault.v1.RotateRootResponse
-	45, // 94: featurevault.v1.AdminService.RewrapKeys:output_type -> featurevault.v1.RewrapKeysResponse
-	47, // 95: featurevault.v1.AdminService.RetireKEK:output_type -> featurevault.v1.RetireKEKResponse
-	49, // 96: featurevault.v1.AdminService.RotateSubjectKey:output_type -> featurevault.v1.RotateSubjectKeyResponse
-	52, // 97: featurevault.v1.AdminService.Erase:output_type -> featurevault.v1.EraseResponse
-	57, // 98: featurevault.v1.AdminService.ExportSubject:output_type -> featurevault.v1.ExportSubjectResponse
-	59, // 99: featurevault.v1.AdminService.RestrictSubject:output_type -> featurevault.v1.RestrictSubjectResponse
-	64, // 100: featurevault.v1.AdminService.SetBudget:output_type -> featurevault.v1.SetBudgetResponse
-	66, // 101: featurevault.v1.AdminService.GetBudget:output_type -> featurevault.v1.GetBudgetResponse
-	68, // 102: featurevault.v1.AdminService.ResetBudget:output_type -> featurevault.v1.ResetBudgetResponse
-	61, // 103: featurevault.v1.AdminService.UnrestrictSubject:output_type -> featurevault.v1.UnrestrictSubjectResponse
-	70, // 104: featurevault.v1.AdminService.Backup:output_type -> featurevault.v1.BackupResponse
-	75, // [75:105] is the sub-list for method output_type
-	45, // [45:75] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	79, // 44: featurevault.v1.MaterializeRequest.since:type_name -> google.protobuf.Timestamp
+	86, // 45: featurevault.v1.CreatePrincipalRequest.AttributesEntry.value:type_name -> featurevault.v1.StringList
+	1,  // 46: featurevault.v1.AdminService.ApplyEntity:input_type -> featurevault.v1.ApplyEntityRequest
+	3,  // 47: featurevault.v1.AdminService.ApplyFeatureView:input_type -> featurevault.v1.ApplyFeatureViewRequest
+	5,  // 48: featurevault.v1.AdminService.GetFeatureView:input_type -> featurevault.v1.GetFeatureViewRequest
+	7,  // 49: featurevault.v1.AdminService.ListFeatureViews:input_type -> featurevault.v1.ListFeatureViewsRequest
+	9,  // 50: featurevault.v1.AdminService.CreatePrincipal:input_type -> featurevault.v1.CreatePrincipalRequest
+	11, // 51: featurevault.v1.AdminService.ListPrincipals:input_type -> featurevault.v1.ListPrincipalsRequest
+	13, // 52: featurevault.v1.AdminService.RevokePrincipal:input_type -> featurevault.v1.RevokePrincipalRequest
+	15, // 53: featurevault.v1.AdminService.IssueToken:input_type -> featurevault.v1.IssueTokenRequest
+	17, // 54: featurevault.v1.AdminService.AssignRole:input_type -> featurevault.v1.AssignRoleRequest
+	19, // 55: featurevault.v1.AdminService.UnassignRole:input_type -> featurevault.v1.UnassignRoleRequest
+	21, // 56: featurevault.v1.AdminService.GrantPolicy:input_type -> featurevault.v1.GrantPolicyRequest
+	23, // 57: featurevault.v1.AdminService.RevokePolicy:input_type -> featurevault.v1.RevokePolicyRequest
+	25, // 58: featurevault.v1.AdminService.ListPolicies:input_type -> featurevault.v1.ListPoliciesRequest
+	28, // 59: featurevault.v1.AdminService.Explain:input_type -> featurevault.v1.ExplainRequest
+	30, // 60: featurevault.v1.AdminService.ReadAudit:input_type -> featurevault.v1.ReadAuditRequest
+	32, // 61: featurevault.v1.AdminService.VerifyAudit:input_type -> featurevault.v1.VerifyAuditRequest
+	34, // 62: featurevault.v1.AdminService.GetKeyStatus:input_type -> featurevault.v1.GetKeyStatusRequest
+	39, // 63: featurevault.v1.AdminService.RotateKEK:input_type -> featurevault.v1.RotateKEKRequest
+	41, // 64: featurevault.v1.AdminService.RotateRoot:input_type -> featurevault.v1.RotateRootRequest
+	44, // 65: featurevault.v1.AdminService.RewrapKeys:input_type -> featurevault.v1.RewrapKeysRequest
+	46, // 66: featurevault.v1.AdminService.RetireKEK:input_type -> featurevault.v1.RetireKEKRequest
+	48, // 67: featurevault.v1.AdminService.RotateSubjectKey:input_type -> featurevault.v1.RotateSubjectKeyRequest
+	50, // 68: featurevault.v1.AdminService.Erase:input_type -> featurevault.v1.EraseRequest
+	53, // 69: featurevault.v1.AdminService.ExportSubject:input_type -> featurevault.v1.ExportSubjectRequest
+	58, // 70: featurevault.v1.AdminService.RestrictSubject:input_type -> featurevault.v1.RestrictSubjectRequest
+	63, // 71: featurevault.v1.AdminService.SetBudget:input_type -> featurevault.v1.SetBudgetRequest
+	65, // 72: featurevault.v1.AdminService.GetBudget:input_type -> featurevault.v1.GetBudgetRequest
+	67, // 73: featurevault.v1.AdminService.ResetBudget:input_type -> featurevault.v1.ResetBudgetRequest
+	60, // 74: featurevault.v1.AdminService.UnrestrictSubject:input_type -> featurevault.v1.UnrestrictSubjectRequest
+	69, // 75: featurevault.v1.AdminService.Backup:input_type -> featurevault.v1.BackupRequest
+	71, // 76: featurevault.v1.AdminService.Materialize:input_type -> featurevault.v1.MaterializeRequest
+	73, // 77: featurevault.v1.AdminService.GetOnlineStatus:input_type -> featurevault.v1.GetOnlineStatusRequest
+	2,  // 78: featurevault.v1.AdminService.ApplyEntity:output_type -> featurevault.v1.ApplyEntityResponse
+	4,  // 79: featurevault.v1.AdminService.ApplyFeatureView:output_type -> featurevault.v1.ApplyFeatureViewResponse
+	6,  // 80: featurevault.v1.AdminService.GetFeatureView:output_type -> featurevault.v1.GetFeatureViewResponse
+	8,  // 81: featurevault.v1.AdminService.ListFeatureViews:output_type -> featurevault.v1.ListFeatureViewsResponse
+	10, // 82: featurevault.v1.AdminService.CreatePrincipal:output_type -> featurevault.v1.CreatePrincipalResponse
+	12, // 83: featurevault.v1.AdminService.ListPrincipals:output_type -> featurevault.v1.ListPrincipalsResponse
+	14, // 84: featurevault.v1.AdminService.RevokePrincipal:output_type -> featurevault.v1.RevokePrincipalResponse
+	16, // 85: featurevault.v1.AdminService.IssueToken:output_type -> featurevault.v1.IssueTokenResponse
+	18, // 86: featurevault.v1.AdminService.AssignRole:output_type -> featurevault.v1.AssignRoleResponse
+	20, // 87: featurevault.v1.AdminService.UnassignRole:output_type -> featurevault.v1.UnassignRoleResponse
+	22, // 88: featurevault.v1.AdminService.GrantPolicy:output_type -> featurevault.v1.GrantPolicyResponse
+	24, // 89: featurevault.v1.AdminService.RevokePolicy:output_type -> featurevault.v1.RevokePolicyResponse
+	26, // 90: featurevault.v1.AdminService.ListPolicies:output_type -> featurevault.v1.ListPoliciesResponse
+	29, // 91: featurevault.v1.AdminService.Explain:output_type -> featurevault.v1.ExplainResponse
+	31, // 92: featurevault.v1.AdminService.ReadAudit:output_type -> featurevault.v1.ReadAuditResponse
+	33, // 93: featurevault.v1.AdminService.VerifyAudit:output_type -> featurevault.v1.VerifyAuditResponse
+	38, // 94: featurevault.v1.AdminService.GetKeyStatus:output_type -> featurevault.v1.GetKeyStatusResponse
+	40, // 95: featurevault.v1.AdminService.RotateKEK:output_type -> featurevault.v1.RotateKEKResponse
+	43, // 96: featurevault.v1.AdminService.RotateRoot:output_type -> featurevault.v1.RotateRootResponse
+	45, // 97: featurevault.v1.AdminService.RewrapKeys:output_type -> featurevault.v1.RewrapKeysResponse
+	47, // 98: featurevault.v1.AdminService.RetireKEK:output_type -> featurevault.v1.RetireKEKResponse
+	49, // 99: featurevault.v1.AdminService.RotateSubjectKey:output_type -> featurevault.v1.RotateSubjectKeyResponse
+	52, // 100: featurevault.v1.AdminService.Erase:output_type -> featurevault.v1.EraseResponse
+	57, // 101: featurevault.v1.AdminService.ExportSubject:output_type -> featurevault.v1.ExportSubjectResponse
+	59, // 102: featurevault.v1.AdminService.RestrictSubject:output_type -> featurevault.v1.RestrictSubjectResponse
+	64, // 103: featurevault.v1.AdminService.SetBudget:output_type -> featurevault.v1.SetBudgetResponse
+	66, // 104: featurevault.v1.AdminService.GetBudget:output_type -> featurevault.v1.GetBudgetResponse
+	68, // 105: featurevault.v1.AdminService.ResetBudget:output_type -> featurevault.v1.ResetBudgetResponse
+	61, // 106: featurevault.v1.AdminService.UnrestrictSubject:output_type -> featurevault.v1.UnrestrictSubjectResponse
+	70, // 107: featurevault.v1.AdminService.Backup:output_type -> featurevault.v1.BackupResponse
+	72, // 108: featurevault.v1.AdminService.Materialize:output_type -> featurevault.v1.MaterializeResponse
+	74, // 109: featurevault.v1.AdminService.GetOnlineStatus:output_type -> featurevault.v1.GetOnlineStatusResponse
+	78, // [78:110] is the sub-list for method output_type
+	46, // [46:78] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_featurevault_v1_admin_service_proto_init() }
@@ -4459,7 +4762,7 @@ func file_featurevault_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_featurevault_v1_admin_service_proto_rawDesc), len(file_featurevault_v1_admin_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   71,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -111,6 +111,12 @@ const (
 	AdminServiceUnrestrictSubjectProcedure = "/featurevault.v1.AdminService/UnrestrictSubject"
 	// AdminServiceBackupProcedure is the fully-qualified name of the AdminService's Backup RPC.
 	AdminServiceBackupProcedure = "/featurevault.v1.AdminService/Backup"
+	// AdminServiceMaterializeProcedure is the fully-qualified name of the AdminService's Materialize
+	// RPC.
+	AdminServiceMaterializeProcedure = "/featurevault.v1.AdminService/Materialize"
+	// AdminServiceGetOnlineStatusProcedure is the fully-qualified name of the AdminService's
+	// GetOnlineStatus RPC.
+	AdminServiceGetOnlineStatusProcedure = "/featurevault.v1.AdminService/GetOnlineStatus"
 )
 
 // AdminServiceClient is a client for the featurevault.v1.AdminService service.
@@ -193,6 +199,13 @@ type AdminServiceClient interface {
 	// wrapped keys only: useless without the root key in the KMS, which is
 	// never part of a backup.
 	Backup(context.Context, *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error)
+	// Materialize copies the latest row of every entity of a view (with
+	// since, those whose event time is at or after it) from the store to the
+	// online tier in Redis, never over a newer row there, streaming progress.
+	// It fails with FAILED_PRECONDITION when the server runs without --online.
+	Materialize(context.Context, *connect.Request[v1.MaterializeRequest]) (*connect.ServerStreamForClient[v1.MaterializeResponse], error)
+	// GetOnlineStatus reports the online tier's health, lag and hit rate.
+	GetOnlineStatus(context.Context, *connect.Request[v1.GetOnlineStatusRequest]) (*connect.Response[v1.GetOnlineStatusResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the featurevault.v1.AdminService service. By
@@ -400,6 +413,19 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		materialize: connect.NewClient[v1.MaterializeRequest, v1.MaterializeResponse](
+			httpClient,
+			baseURL+AdminServiceMaterializeProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("Materialize")),
+			connect.WithClientOptions(opts...),
+		),
+		getOnlineStatus: connect.NewClient[v1.GetOnlineStatusRequest, v1.GetOnlineStatusResponse](
+			httpClient,
+			baseURL+AdminServiceGetOnlineStatusProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetOnlineStatus")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -435,6 +461,8 @@ type adminServiceClient struct {
 	resetBudget       *connect.Client[v1.ResetBudgetRequest, v1.ResetBudgetResponse]
 	unrestrictSubject *connect.Client[v1.UnrestrictSubjectRequest, v1.UnrestrictSubjectResponse]
 	backup            *connect.Client[v1.BackupRequest, v1.BackupResponse]
+	materialize       *connect.Client[v1.MaterializeRequest, v1.MaterializeResponse]
+	getOnlineStatus   *connect.Client[v1.GetOnlineStatusRequest, v1.GetOnlineStatusResponse]
 }
 
 // ApplyEntity calls featurevault.v1.AdminService.ApplyEntity.
@@ -587,6 +615,16 @@ func (c *adminServiceClient) Backup(ctx context.Context, req *connect.Request[v1
 	return c.backup.CallServerStream(ctx, req)
 }
 
+// Materialize calls featurevault.v1.AdminService.Materialize.
+func (c *adminServiceClient) Materialize(ctx context.Context, req *connect.Request[v1.MaterializeRequest]) (*connect.ServerStreamForClient[v1.MaterializeResponse], error) {
+	return c.materialize.CallServerStream(ctx, req)
+}
+
+// GetOnlineStatus calls featurevault.v1.AdminService.GetOnlineStatus.
+func (c *adminServiceClient) GetOnlineStatus(ctx context.Context, req *connect.Request[v1.GetOnlineStatusRequest]) (*connect.Response[v1.GetOnlineStatusResponse], error) {
+	return c.getOnlineStatus.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the featurevault.v1.AdminService service.
 type AdminServiceHandler interface {
 	// ApplyEntity creates an entity or updates its description. Changing the
@@ -667,6 +705,13 @@ type AdminServiceHandler interface {
 	// wrapped keys only: useless without the root key in the KMS, which is
 	// never part of a backup.
 	Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error
+	// Materialize copies the latest row of every entity of a view (with
+	// since, those whose event time is at or after it) from the store to the
+	// online tier in Redis, never over a newer row there, streaming progress.
+	// It fails with FAILED_PRECONDITION when the server runs without --online.
+	Materialize(context.Context, *connect.Request[v1.MaterializeRequest], *connect.ServerStream[v1.MaterializeResponse]) error
+	// GetOnlineStatus reports the online tier's health, lag and hit rate.
+	GetOnlineStatus(context.Context, *connect.Request[v1.GetOnlineStatusRequest]) (*connect.Response[v1.GetOnlineStatusResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -870,6 +915,19 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceMaterializeHandler := connect.NewServerStreamHandler(
+		AdminServiceMaterializeProcedure,
+		svc.Materialize,
+		connect.WithSchema(adminServiceMethods.ByName("Materialize")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetOnlineStatusHandler := connect.NewUnaryHandler(
+		AdminServiceGetOnlineStatusProcedure,
+		svc.GetOnlineStatus,
+		connect.WithSchema(adminServiceMethods.ByName("GetOnlineStatus")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/featurevault.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceApplyEntityProcedure:
@@ -932,6 +990,10 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUnrestrictSubjectHandler.ServeHTTP(w, r)
 		case AdminServiceBackupProcedure:
 			adminServiceBackupHandler.ServeHTTP(w, r)
+		case AdminServiceMaterializeProcedure:
+			adminServiceMaterializeHandler.ServeHTTP(w, r)
+		case AdminServiceGetOnlineStatusProcedure:
+			adminServiceGetOnlineStatusHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1059,4 +1121,12 @@ func (UnimplementedAdminServiceHandler) UnrestrictSubject(context.Context, *conn
 
 func (UnimplementedAdminServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.Backup is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) Materialize(context.Context, *connect.Request[v1.MaterializeRequest], *connect.ServerStream[v1.MaterializeResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.Materialize is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetOnlineStatus(context.Context, *connect.Request[v1.GetOnlineStatusRequest]) (*connect.Response[v1.GetOnlineStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("featurevault.v1.AdminService.GetOnlineStatus is not implemented"))
 }
