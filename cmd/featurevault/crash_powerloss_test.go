@@ -88,9 +88,12 @@ func TestAcknowledgedWritesSurvivePowerLoss(t *testing.T) {
 			break
 		}
 		var wg sync.WaitGroup
-		for range 4 {
+		for w := range 4 {
+			// One generator per writer: a rand.Rand is not safe for
+			// concurrent use.
+			wr := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
 			wg.Go(func() {
-				for l.write(ctx, fs, l.claim(1+rng.IntN(50))) == nil {
+				for l.write(ctx, fs, l.claim(1+wr.IntN(50))) == nil {
 				}
 			})
 		}
