@@ -96,6 +96,7 @@ type Member struct {
 
 	validUntil atomic.Pointer[time.Time] // serving before this instant (monotonic clock)
 	seen       atomic.Int64              // version the caches were reloaded at
+	live       atomic.Int64              // servers with a live lease at the last renewal
 	lastReload time.Time                 // owned by the loop
 	wake       chan struct{}
 	stop       context.CancelFunc
@@ -186,7 +187,7 @@ func (m *Member) Check() error {
 func (m *Member) renew(ctx context.Context) error {
 	for attempt := 0; attempt < 5; attempt++ {
 		start := time.Now()
-		var cur int64
+		var cur, live int64
 		stale := false
 		err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, "SELECT version FROM "+epochTable+" WHERE id = 1 FOR SHARE").Scan(&cur); err != nil {
@@ -196,10 +197,12 @@ func (m *Member) renew(ctx context.Context) error {
 				stale = true
 				return nil
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO "+membersTable+" (id, seen, lease_until) VALUES ($1, $2, now() + $3 * INTERVAL '1 second') "+
+			if _, err := tx.Exec(ctx, "INSERT INTO "+membersTable+" (id, seen, lease_until) VALUES ($1, $2, now() + $3 * INTERVAL '1 second') "+
 				"ON CONFLICT (id) DO UPDATE SET seen = excluded.seen, lease_until = excluded.lease_until",
-				m.opts.id, cur, m.opts.lease.Seconds())
-			return err
+				m.opts.id, cur, m.opts.lease.Seconds()); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, "SELECT count(*) FROM "+membersTable+" WHERE lease_until > now()").Scan(&live)
 		})
 		if err != nil {
 			return fmt.Errorf("cluster: renew lease: %w", err)
@@ -209,6 +212,7 @@ func (m *Member) renew(ctx context.Context) error {
 			// and the database's.
 			until := start.Add(m.opts.lease - m.opts.lease/100)
 			m.validUntil.Store(&until)
+			m.live.Store(max(live, 1))
 			return nil
 		}
 		if err := m.reloadAt(ctx, cur); err != nil {
@@ -346,6 +350,13 @@ func (m *Member) Invalidate(ctx context.Context) error {
 		wait = min(2*wait, 50*time.Millisecond)
 	}
 }
+
+// Members returns how many servers held a live lease when this one last
+// renewed its own (itself included, so at least 1). It is read on every
+// request (a server's share of a fleet-wide rate limit) and costs no
+// query; it lags a server joining or dying by at most one poll, and a
+// killed server counts until its lease lapses.
+func (m *Member) Members() int { return int(max(m.live.Load(), 1)) }
 
 // Live returns how many members hold a live lease.
 func (m *Member) Live(ctx context.Context) (int, error) {

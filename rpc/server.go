@@ -99,7 +99,8 @@ func WithEnv(env string) Option { return func(c *config) { c.env = env } }
 
 // WithRateLimit allows each principal perSecond requests per second on
 // average, in bursts of up to burst (default 10 000/s, burst 20 000,
-// enough for one online inference service; 0 turns the limit off).
+// enough for one online inference service; 0 turns the limit off). On a
+// shared store the limit is the fleet's: each server allows its share.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.rate, c.burst = perSecond, burst }
 }
@@ -123,6 +124,9 @@ func NewServer(b *Backend, opts ...Option) *Server {
 	s.watchBackend(b)
 	if b != nil {
 		b.onReload(s.views.clear)
+		if b.Cluster != nil {
+			s.limiter.share = b.Cluster.Members
+		}
 	}
 	return s
 }

@@ -40,12 +40,13 @@ type fleet struct {
 }
 
 // startFleet starts n servers on a fresh database of the test PostgreSQL.
-// They share the store and the (local, development) KMS root key.
-func startFleet(t *testing.T, n int) *fleet {
+// They share the store and the (local, development) KMS root key; extra
+// flags go to every server.
+func startFleet(t *testing.T, n int, extra ...string) *fleet {
 	t.Helper()
 	f := &fleet{pg: pgtest.URL(t), kms: localkms.Prefix + filepath.Join(t.TempDir(), "kms", "root.json")}
 	for i := range n {
-		s, _ := startServer(t, t.TempDir(), f.flags(i)...)
+		s, _ := startServer(t, t.TempDir(), append(f.flags(i), extra...)...)
 		f.srv = append(f.srv, s)
 	}
 	return f
@@ -274,6 +275,17 @@ func TestSharedStoreChangesOnAAreInForceOnBAndCAtOnce(t *testing.T) {
 			t.Errorf("server %c right after the erasure on A: c-42 = %+v, %v; want NOT_FOUND and no value", 'B'+i, row, err)
 		}
 	}
+	// The subject written again on A gets a new subject key. B and C read
+	// the new row only if they dropped the destroyed key from their caches
+	// (a stale key cannot open the new ciphertexts): the erasure reached
+	// their caches, not just the shared rows.
+	const reborn = "after-erasure@example.net"
+	cli(t, a, strings.NewReader(`{"entity": "c-42", "values": {"email": "`+reborn+`", "age": 43}}`+"\n"), "put", "--purpose", "ingestion", "--view", "customer_profile", "-f", "-")
+	for i, s := range others {
+		if row, err := getJSON(t, s, "", "training", "c-42", "email"); err != nil || row.Features["email"].Value != reborn {
+			t.Errorf("server %c after c-42 was written again on A: %+v, %v; want the new value (a cached key of the erased subject?)", 'B'+i, row, err)
+		}
+	}
 
 	for i, s := range others { // warm the decision caches for c-7
 		if row, err := getJSON(t, s, reader, "training", "c-7", "email"); err != nil || row.Features["email"].Value != "b@example.org" {
@@ -316,7 +328,39 @@ func TestSharedStoreChangesOnAAreInForceOnBAndCAtOnce(t *testing.T) {
 	}
 	verifyAudit(t, f)
 	tamperAudit(t, f)
-	scanDataDir(t, []string{markerKey, markerValue, "a@example.com", "b@example.org", "old-address@example.com"})
+	scanDataDir(t, []string{markerKey, markerValue, reborn, "a@example.com", "b@example.org", "old-address@example.com"})
+}
+
+// TestSharedStoreRateLimitHoldsAcrossServers gives three servers a
+// fleet-wide burst of 30 requests (and next to no refill): a principal
+// calling all three gets 30 answers in all, 10 from each, not 30 from
+// each.
+func TestSharedStoreRateLimitHoldsAcrossServers(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 3, "--rate-limit", "0.0001", "--rate-burst", "30")
+	token := createPrincipal(t, f.at(0), "caller", "--role", "analyst", "--attr", "purpose=training")
+	// Every server counts the others at its next lease renewal (a fifth of
+	// the 2 s lease); one whole lease is ample.
+	time.Sleep(2 * time.Second)
+	var answered, refused int
+	for i := range f.srv {
+		fc, _ := f.at(i).clients(t, token, "training")
+		for range 15 {
+			_, err := fc.GetOnlineFeatures(t.Context(), connect.NewRequest(&fvv1.GetOnlineFeaturesRequest{}))
+			switch {
+			case connect.CodeOf(err) == connect.CodeResourceExhausted:
+				refused++
+				if !strings.Contains(err.Error(), "across 3 servers") {
+					t.Errorf("server %c refused with %q; want it to name the fleet's 3 servers", 'A'+i, err)
+				}
+			default: // answered, or refused by something after the limiter
+				answered++
+			}
+		}
+	}
+	if answered != 30 || refused != 15 {
+		t.Errorf("45 calls spread over 3 servers with a fleet-wide burst of 30: %d passed the limiter, %d refused; want 30 and 15", answered, refused)
+	}
 }
 
 // tamperAudit edits, deletes and reorders records of the shared audit log
