@@ -16,7 +16,8 @@
 # Everything runs on loopback; every process started here is stopped on exit.
 #
 # Settings (environment): ENTITIES=100000 CLIENTS=63 DURATION=6s ROUNDS=3
-# OUT=.tmp/bench-postgres WAIT_LOAD=1.0 (wait up to WAIT_MAX=600 s for the
+# OUT=.tmp/bench-postgres PG_OPTIONS="-c name=value …" (more PostgreSQL
+# settings) WAIT_LOAD=1.0 (wait up to WAIT_MAX=600 s for the
 # 1-minute load average to drop below it before measuring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,7 @@ DURATION=${DURATION:-6s}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-.tmp/bench-postgres}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
+PG_OPTIONS=${PG_OPTIONS:-}
 WAIT_MAX=${WAIT_MAX:-600}
 
 say() { printf '\n== %s\n' "$*" | tee -a "$OUT/summary.txt"; }
@@ -106,10 +108,10 @@ PGPORT=$((20000 + RANDOM % 40000))
 mkdir -p "$PGDATA" && chown postgres "$PGDATA" 2>/dev/null || true
 "${RUNAS[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-instructions >/dev/null
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -w -l "$PGDATA/log" \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PGPORT -c max_connections=300 -c shared_buffers=256MB -c unix_socket_directories=$PGDATA" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -c port=$PGPORT -c max_connections=300 -c shared_buffers=256MB -c unix_socket_directories=$PGDATA $PG_OPTIONS" start >/dev/null
 "${RUNAS[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres fvbench
 PG="postgres://postgres@127.0.0.1:$PGPORT/fvbench?sslmode=disable"
-note "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT, fsync on, shared_buffers=256MB"
+note "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT, fsync on, shared_buffers=256MB $PG_OPTIONS"
 
 B=$WORK/badger
 say "1. embedded store: seed $ENTITIES entities, then online reads"

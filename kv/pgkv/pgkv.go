@@ -348,25 +348,27 @@ func (s *Store) Seek(prefix, start []byte, fn func(kv.Entry) ([]byte, error)) er
 	}
 }
 
-// Apply implements kv.Store with one transaction: the statements are sent
-// in order, pipelined in one round trip, and committed together.
+// Apply implements kv.Store with one transaction in one round trip:
+// BEGIN, the statements and COMMIT are pipelined together.
 func (s *Store) Apply(ops []kv.Op) error {
 	if len(ops) == 0 {
 		return s.open()
 	}
 	return s.retry(func(ctx context.Context) error {
-		return s.inTx(ctx, func(tx pgx.Tx) error {
-			var b pgx.Batch
-			s.queueAsync(&b)
-			for _, op := range ops {
-				if op.Delete {
-					b.Queue(s.queries.del, op.Key)
-				} else {
-					b.Queue(s.queries.set, op.Key, nonNil(op.Value))
-				}
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		b := s.txBatch(true)
+		for _, op := range ops {
+			if op.Delete {
+				b.Queue(s.queries.del, op.Key)
+			} else {
+				b.Queue(s.queries.set, op.Key, nonNil(op.Value))
 			}
-			return tx.SendBatch(ctx, &b).Close()
-		})
+		}
+		return commitBatch(ctx, conn, b)
 	})
 }
 
@@ -387,43 +389,59 @@ func (s *Store) Update(key []byte, fn func(old []byte) ([]byte, error)) error {
 // set it, and that set is a plain INSERT, so of two first writers the
 // second fails on the primary key, rolls back and runs fn again on the
 // first one's value.
+//
+// It costs two round trips: BEGIN with the lock, then the writes with
+// COMMIT.
 func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error)) error {
 	err := s.retry(func(ctx context.Context) error {
-		return s.inTx(ctx, func(tx pgx.Tx) error {
-			var cur []byte
-			err := tx.QueryRow(ctx, s.queries.lock, guard).Scan(&cur)
-			exists := true
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release() // a connection left in a transaction is closed, not reused
+		lock := &pgx.Batch{}
+		lock.Queue("BEGIN")
+		lock.Queue(s.queries.lock, guard)
+		br := conn.SendBatch(ctx, lock)
+		var cur []byte
+		_, err = br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&cur)
+		}
+		exists := true
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			exists, cur = false, nil
+		case err != nil:
+			_ = br.Close()
+			return rollback(ctx, conn, err)
+		default:
+			cur = nonNil(cur)
+		}
+		if err := br.Close(); err != nil {
+			return rollback(ctx, conn, err)
+		}
+		ops, err := fn(cur)
+		if err != nil {
+			return rollback(ctx, conn, callbackError{err})
+		}
+		if len(ops) == 0 {
+			return rollback(ctx, conn, nil)
+		}
+		b := s.txBatch(false)
+		inserted := exists
+		for _, op := range ops {
 			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				exists, cur = false, nil
-			case err != nil:
-				return err
+			case op.Delete:
+				b.Queue(s.queries.del, op.Key)
+			case !inserted && bytes.Equal(op.Key, guard):
+				b.Queue(s.queries.insert, op.Key, nonNil(op.Value))
+				inserted = true
 			default:
-				cur = nonNil(cur)
+				b.Queue(s.queries.set, op.Key, nonNil(op.Value))
 			}
-			ops, err := fn(cur)
-			if err != nil {
-				return callbackError{err}
-			}
-			if len(ops) == 0 {
-				return nil
-			}
-			var b pgx.Batch
-			s.queueAsync(&b)
-			inserted := exists
-			for _, op := range ops {
-				switch {
-				case op.Delete:
-					b.Queue(s.queries.del, op.Key)
-				case !inserted && bytes.Equal(op.Key, guard):
-					b.Queue(s.queries.insert, op.Key, nonNil(op.Value))
-					inserted = true
-				default:
-					b.Queue(s.queries.set, op.Key, nonNil(op.Value))
-				}
-			}
-			return tx.SendBatch(ctx, &b).Close()
-		})
+		}
+		return commitBatch(ctx, conn, b)
 	})
 	if ce, ok := errors.AsType[callbackError](err); ok {
 		return ce.err // the caller's own error, as it was
@@ -468,38 +486,60 @@ func (s *Store) retry(op func(context.Context) error) error {
 	}
 }
 
-// queueAsync adds SET LOCAL synchronous_commit TO OFF to a transaction's
-// batch when the options ask for it.
-func (s *Store) queueAsync(b *pgx.Batch) {
+// txBatch starts the statements of a write transaction: BEGIN (when begin
+// is set; else the caller has begun it), then SET LOCAL synchronous_commit
+// TO OFF when the options ask for it.
+func (s *Store) txBatch(begin bool) *pgx.Batch {
+	b := &pgx.Batch{}
+	if begin {
+		b.Queue("BEGIN")
+	}
 	if s.opts.asyncCmt {
 		b.Queue("SET LOCAL synchronous_commit TO OFF")
 	}
+	return b
 }
 
 // errCommitUnknown marks a commit whose outcome is unknown: it must not be
 // retried blindly.
 var errCommitUnknown = errors.New("pgkv: the connection failed while committing; the write may or may not have been committed")
 
-// inTx runs body in a transaction and commits it. A failure before the
-// commit rolled everything back; a failure of the commit itself is wrapped
-// with errCommitUnknown.
-func (s *Store) inTx(ctx context.Context, body func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := body(tx); err != nil {
-		_ = tx.Rollback(ctx)
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
-			return err // the database refused it: rolled back
+// commitBatch appends COMMIT to b and sends it all in one round trip on
+// conn. An error the database returned means nothing was committed (after
+// an error the database skips the rest of the pipeline, COMMIT included,
+// and the transaction is rolled back here). A connection that failed
+// before anything was sent is a plain error, safe to retry; one that
+// failed later is wrapped with errCommitUnknown.
+func commitBatch(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) error {
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	var err error
+	for range b.Len() {
+		if _, err = br.Exec(); err != nil {
+			break
 		}
-		return fmt.Errorf("%w: %w", errCommitUnknown, err)
 	}
-	return nil
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return rollback(ctx, conn, err)
+	}
+	if pgconn.SafeToRetry(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errCommitUnknown, err)
+}
+
+// rollback ends the transaction open on conn and returns cause. If the
+// ROLLBACK fails, the pool closes the connection on release (it is still
+// in a transaction), which rolls it back as well.
+func rollback(ctx context.Context, conn *pgxpool.Conn, cause error) error {
+	_, _ = conn.Exec(ctx, "ROLLBACK")
+	return cause
 }
 
 // lostConnection reports whether err is a failure of the connection (not
