@@ -1,8 +1,12 @@
 package arrowio
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -18,7 +23,10 @@ import (
 // header makes it dereference nil, and sizes in the file are allocated as
 // claimed. openParquet therefore guards every call into it: a panic
 // becomes an error naming the file, and the reader's allocations go
-// through a boundedAllocator of parquetMemoryLimit.
+// through a boundedAllocator of parquetMemoryLimit. The Arrow schema a
+// writer may store in the file's metadata is an IPC message, read by
+// arrow-go's IPC reader without a check; it is verified first
+// (checkStoredSchema), as every IPC message this package reads is.
 
 // parquetMemoryLimit is the most memory the Parquet reader may hold while
 // reading a file of size bytes: the column chunks it buffers are at most
@@ -49,6 +57,10 @@ func openParquet(ctx context.Context, path string, mem memory.Allocator, batchRo
 	if err != nil {
 		return nil, fmt.Errorf("arrowio: %s is not a readable Parquet file: %w", path, err)
 	}
+	if err := checkStoredSchema(pf.MetaData().KeyValueMetadata()); err != nil {
+		_ = pf.Close()
+		return nil, fmt.Errorf("arrowio: %s is not a valid Parquet file: %w", path, err)
+	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, alloc)
 	if err != nil {
 		_ = pf.Close()
@@ -60,6 +72,41 @@ func openParquet(ctx context.Context, path string, mem memory.Allocator, batchRo
 		return nil, fmt.Errorf("arrowio: read %s: %w", path, err)
 	}
 	return &Source{RecordReader: &guardedRecords{r: rr, path: path}, Format: FormatParquet, Rows: pf.NumRows(), closer: pf.Close}, nil
+}
+
+// arrowSchemaKey is the file metadata key under which Arrow writers
+// (pyarrow, arrow-go's pqarrow) store the Arrow schema of a Parquet file:
+// an IPC schema message, base64-encoded.
+const arrowSchemaKey = "ARROW:schema"
+
+// checkStoredSchema verifies the IPC message of the Arrow schema stored in
+// meta, if any, decoded as pqarrow decodes it (padded base64, else
+// unpadded), before pqarrow hands it to arrow-go's IPC reader, which would
+// allocate whatever field count a corrupt flatbuffer claims ("fatal error:
+// runtime: out of memory", which no recover catches). A value that is not
+// base64 is left to pqarrow, which refuses it.
+func checkStoredSchema(meta metadata.KeyValueMetadata) error {
+	serialized := meta.FindValue(arrowSchemaKey)
+	if serialized == nil {
+		return nil
+	}
+	var decoded []byte
+	var err error
+	if len(*serialized)%4 == 0 {
+		decoded, err = base64.StdEncoding.DecodeString(*serialized)
+	}
+	if len(decoded) == 0 || err != nil {
+		if decoded, err = base64.RawStdEncoding.DecodeString(*serialized); err != nil {
+			return nil
+		}
+	}
+	mr := &messageReader{r: bytes.NewReader(decoded)}
+	mr.refs.Store(1)
+	defer mr.Release()
+	if _, err := mr.Message(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("the Arrow schema stored in its metadata (%s) is corrupt: %w", arrowSchemaKey, err)
+	}
+	return nil
 }
 
 // corruptParquet is the error of a panic in the Parquet reader.
