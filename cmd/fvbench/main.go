@@ -152,7 +152,7 @@ would otherwise measure the limiter.`,
 	f.BoolVar(&cfg.syncWrites, "sync-writes", cfg.syncWrites, "sync each write to disk, as featurevault serve does")
 	f.BoolVar(&cfg.groupCommit, "group-commit", true, "with --sync-writes, let concurrent writes share one sync, as featurevault serve does; false: every commit syncs before it is visible, which stalls reads")
 	f.IntVar(&cfg.subjectCache, "subject-key-cache", 0, "unwrapped subject keys to cache (0: the keys package's default)")
-	f.Int64Var(&cfg.memoryBudget, "memory-budget", 256<<20, "bytes to size the store's caches and memtables by, as featurevault serve --memory-budget; also the Go runtime's soft memory limit (0: the store's defaults, no limit)")
+	f.Int64Var(&cfg.memoryBudget, "memory-budget", 256<<20, "bytes to size the store's caches and memtables by, as featurevault serve --memory-budget; also the Go runtime's soft memory limit unless GOMEMLIMIT is set (0: the store's defaults, no limit)")
 	f.IntVar(&cfg.blockRate, "block-profile-rate", 0, "record goroutines blocked this many nanoseconds or more in /debug/pprof/block (0: off; 1: every event)")
 	f.IntVar(&cfg.mutexFraction, "mutex-profile-fraction", 0, "sample 1 in this many mutex contention events in /debug/pprof/mutex (0: off)")
 	return cmd

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -39,7 +40,9 @@ type serveConfig struct {
 	blockRate     int
 	mutexFraction int
 	// memoryBudget, when positive, sizes the store as featurevault serve's
-	// --memory-budget does, and is the Go runtime's soft memory limit.
+	// --memory-budget does, and is the Go runtime's soft memory limit
+	// unless GOMEMLIMIT sets one (as featurevault serve), so that a limit
+	// can be compared with profiles at hand.
 	memoryBudget int64
 }
 
@@ -64,7 +67,9 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 		if o, err = o.WithMemoryBudget(cfg.memoryBudget); err != nil {
 			return err
 		}
-		debug.SetMemoryLimit(cfg.memoryBudget)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(cfg.memoryBudget)
+		}
 	}
 	if cfg.subjectCache > 0 {
 		o = o.WithKeys(keys.DefaultOptions().WithCacheSize(cfg.subjectCache))
