@@ -23,7 +23,6 @@
 # 1-minute load average to drop below it before measuring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 ENTITIES=${ENTITIES:-100000}
 CLIENTS=${CLIENTS:-64}
@@ -40,63 +39,15 @@ for tool in redis-server redis-cli; do
   fi
 done
 
-mkdir -p .tmp/bin "$OUT"
+mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-: >"$OUT/summary.txt"
-say() { printf '\n== %s\n' "$*" | tee -a "$OUT/summary.txt"; }
-note() { printf '%s\n' "$*" | tee -a "$OUT/summary.txt"; }
-
-say "building"
-go build -o .tmp/bin/featurevault ./cmd/featurevault
-go build -o .tmp/bin/fvbench ./cmd/fvbench
-FV=$ROOT/.tmp/bin/featurevault
-FVB=$ROOT/.tmp/bin/fvbench
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
+build
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fvbench-online.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start NAME PATTERN CMD...: start CMD in the background, wait until its
-# output matches PATTERN; sets PID and LINE (the matching line).
-start() {
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 300); do
-    if LINE=$(grep -m1 -E "$pattern" "$OUT/$name.out" "$OUT/$name.log" 2>/dev/null); then
-      return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$name did not start within 30 s" >&2
-  exit 1
-}
-
-quiet() {
-  local waited=0
-  while awk -v max="$WAIT_LOAD" '{exit !($1 > max)}' /proc/loadavg && [ "$waited" -lt "$WAIT_MAX" ]; do
-    sleep 10
-    waited=$((waited + 10))
-  done
-  note "load average before measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
-}
-
+trap 'stop_all; rm -rf "$WORK"' EXIT
 NODE_PIDS=()
-clustercpu() { # the cluster's CPU seconds so far (its six processes)
-  local t=0 p
-  for p in "${NODE_PIDS[@]}"; do
-    t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}'
-}
 
 say "1. a 6-node Redis Cluster and a plaintext redis-server on loopback"
 BASE=$((20000 + RANDOM % 40000))
@@ -133,11 +84,11 @@ start noop 'noop serving on http' "$FVB" noop --target "$URL" --token-file "$D/a
 NOOP_PID=$PID NOOP=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
 "$FV" online status --server "$URL" --data "$D" | tee -a "$OUT/summary.txt"
 quiet
-c0=$(clustercpu)
+c0=$(cputime "${NODE_PIDS[@]}")
 "$FVB" run --target "$URL" --token-file "$D/admin.token" --entities "$ENTITIES" --phases compare,scale \
   --redis "$REDIS" --redis-pid "$REDIS_PID" --noop "$NOOP" --noop-pid "$NOOP_PID" --server-pid "$TIER_PID" \
   --clients "$CLIENTS" --duration "$DURATION" --rounds "$ROUNDS" --seed-json "$OUT/seed.json" --json "$OUT/tier.json" | tee -a "$OUT/summary.txt"
-note "Redis Cluster CPU during step 2: $(awk -v a="$c0" -v b="$(clustercpu)" 'BEGIN{printf "%.2f", b-a}') s"
+note "Redis Cluster CPU during step 2: $(awk -v a="$c0" -v b="$(cputime "${NODE_PIDS[@]}")" 'BEGIN{printf "%.2f", b-a}') s"
 "$FV" online status --server "$URL" --data "$D" | tee -a "$OUT/summary.txt"
 kill "$TIER_PID"
 wait "$TIER_PID" 2>/dev/null || true

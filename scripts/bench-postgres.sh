@@ -21,7 +21,6 @@
 # 1-minute load average to drop below it before measuring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 ENTITIES=${ENTITIES:-100000}
 CLIENTS=${CLIENTS:-63}
@@ -31,9 +30,6 @@ OUT=${OUT:-.tmp/bench-postgres}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 PG_OPTIONS=${PG_OPTIONS:-}
 WAIT_MAX=${WAIT_MAX:-600}
-
-say() { printf '\n== %s\n' "$*" | tee -a "$OUT/summary.txt"; }
-note() { printf '%s\n' "$*" | tee -a "$OUT/summary.txt"; }
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ]; then
@@ -45,22 +41,17 @@ if [ "$(id -u)" -eq 0 ]; then
   RUNAS=(runuser -u postgres --)
 fi
 
-mkdir -p .tmp/bin "$OUT"
+mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-: >"$OUT/summary.txt"
-say "building"
-go build -o .tmp/bin/featurevault ./cmd/featurevault
-go build -o .tmp/bin/fvbench ./cmd/fvbench
-FV=$ROOT/.tmp/bin/featurevault
-FVB=$ROOT/.tmp/bin/fvbench
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
+build
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fvbench-pg.XXXXXX")
 chmod 755 "$WORK"
-PIDS=()
 PGDATA=$WORK/pg
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_all
   if [ -f "$PGDATA/postmaster.pid" ]; then
     "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
   fi
@@ -72,35 +63,13 @@ trap cleanup EXIT
 serve() {
   local name=$1
   shift
-  "$FV" serve --listen 127.0.0.1:0 --rate-limit 0 --log-level warn "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 300); do
-    if URL=$(grep -m1 -oE 'http://[0-9.:]+' "$OUT/$name.out" 2>/dev/null); then
-      return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || { cat "$OUT/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$name did not start within 30 s" >&2
-  exit 1
-}
-
-quiet() {
-  local waited=0
-  while awk -v max="$WAIT_LOAD" '{exit !($1 > max)}' /proc/loadavg && [ "$waited" -lt "$WAIT_MAX" ]; do
-    sleep 10
-    waited=$((waited + 10))
-  done
-  note "load average before measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
+  start "$name" 'serving on http' "$FV" serve --listen 127.0.0.1:0 --rate-limit 0 --log-level warn "$@"
+  URL=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
 }
 
 pgcpu() { # PostgreSQL's CPU seconds so far (all its processes)
-  local t=0 p
-  for p in $(pgrep -u postgres -f "postgres" || true); do
-    t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}' 
+  # shellcheck disable=SC2046
+  cputime $(pgrep -u postgres -f postgres || true)
 }
 
 say "starting PostgreSQL ($PGBIN) on loopback"
