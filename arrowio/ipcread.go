@@ -63,8 +63,7 @@ func NewStreamReader(r io.Reader, mem memory.Allocator, maxBatchBytes int64) (*S
 	}
 	alloc := &boundedAllocator{mem: mem, limit: maxBatchBytes,
 		over: fmt.Errorf("%w: decompressed buffers or dictionaries above %d bytes", ErrBatchTooLarge, maxBatchBytes)}
-	mr := &messageReader{r: r, maxBody: maxBatchBytes}
-	mr.refs.Store(1)
+	mr := newMessageReader(r, maxBatchBytes)
 	rd, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(alloc))
 	if err != nil {
 		return nil, fmt.Errorf("arrowio: the Arrow IPC stream does not start with a schema: %w", err)
@@ -177,6 +176,14 @@ type messageReader struct {
 	maxBody int64
 	msg     *ipc.Message
 	refs    atomic.Int64
+}
+
+// newMessageReader reads messages of r with bodies of at most maxBody
+// bytes; it holds one reference.
+func newMessageReader(r io.Reader, maxBody int64) *messageReader {
+	m := &messageReader{r: r, maxBody: maxBody}
+	m.refs.Store(1)
+	return m
 }
 
 // continuation is the marker before each message's metadata length.

@@ -100,8 +100,7 @@ func checkStoredSchema(meta metadata.KeyValueMetadata) error {
 			return nil
 		}
 	}
-	mr := &messageReader{r: bytes.NewReader(decoded)}
-	mr.refs.Store(1)
+	mr := newMessageReader(bytes.NewReader(decoded), 0) // a schema message has no body
 	defer mr.Release()
 	if _, err := mr.Message(); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("the Arrow schema stored in its metadata (%s) is corrupt: %w", arrowSchemaKey, err)

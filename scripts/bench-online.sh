@@ -77,8 +77,8 @@ ONLINE=redis://${SEEDS[0]},${SEEDS[1]},${SEEDS[2]}
 
 D=$WORK/data
 say "2. featurevault serve --online: seed $ENTITIES entities, then online reads"
-start tier 'serving on http' "$FV" serve --data "$D" --listen 127.0.0.1:0 --rate-limit 0 --log-level warn --online "$ONLINE"
-TIER_PID=$PID URL=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
+serve tier --data "$D" --online "$ONLINE"
+TIER_PID=$PID
 "$FVB" run --target "$URL" --token-file "$D/admin.token" --redis "$REDIS" --entities "$ENTITIES" --phases= --json "$OUT/seed.json" | tee -a "$OUT/summary.txt"
 start noop 'noop serving on http' "$FVB" noop --target "$URL" --token-file "$D/admin.token" --entities "$ENTITIES" --listen 127.0.0.1:0 --lifetime 1h
 NOOP_PID=$PID NOOP=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
@@ -94,8 +94,8 @@ kill "$TIER_PID"
 wait "$TIER_PID" 2>/dev/null || true
 
 say "3. the same store without --online"
-start store 'serving on http' "$FV" serve --data "$D" --listen 127.0.0.1:0 --rate-limit 0 --log-level warn
-STORE_PID=$PID URL=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
+serve store --data "$D"
+STORE_PID=$PID
 quiet
 "$FVB" run --target "$URL" --token-file "$D/admin.token" --entities "$ENTITIES" --phases compare,scale \
   --redis "$REDIS" --redis-pid "$REDIS_PID" --noop "$NOOP" --noop-pid "$NOOP_PID" --server-pid "$STORE_PID" \

@@ -59,14 +59,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# serve NAME ARGS...: start featurevault serve, set PID and URL.
-serve() {
-  local name=$1
-  shift
-  start "$name" 'serving on http' "$FV" serve --listen 127.0.0.1:0 --rate-limit 0 --log-level warn "$@"
-  URL=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
-}
-
 pgcpu() { # PostgreSQL's CPU seconds so far (all its processes)
   # shellcheck disable=SC2046
   cputime $(pgrep -u postgres -f postgres || true)

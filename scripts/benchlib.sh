@@ -9,6 +9,8 @@
 #                         and .log), wait until one of them matches PATTERN;
 #                         sets PID and LINE; every process started so is
 #                         killed on exit
+#   serve NAME ARGS...    start featurevault serve ARGS on a loopback port (no
+#                         rate limit, warnings only); sets PID and URL
 #   quiet                 wait (up to WAIT_MAX s) for the 1-minute load average
 #                         to drop below WAIT_LOAD
 #   cputime PID...        the CPU seconds the processes used so far
@@ -47,6 +49,13 @@ start() {
   done
   echo "$name did not start within 30 s" >&2
   exit 1
+}
+
+serve() {
+  local name=$1
+  shift
+  start "$name" 'serving on http' "$FV" serve --listen 127.0.0.1:0 --rate-limit 0 --log-level warn "$@"
+  URL=$(grep -oE 'http://[0-9.:]+' <<<"$LINE")
 }
 
 quiet() {
