@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/featurevault/featurevault/keys"
@@ -121,5 +122,31 @@ func BenchmarkDecrypt8ByteValue(b *testing.B) {
 		if _, err := a.Decrypt(ct, ad); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSubjectKeyCacheBytes reports what one cached subject key costs
+// in heap (in process; store.PlanMemory's subjectKeyBytes must cover it):
+// the heap grown by creating and caching 20 000 more subjects in a keyring
+// already open, with their blind indexes computed beforehand.
+func BenchmarkSubjectKeyCacheBytes(b *testing.B) {
+	const n = 20000
+	for b.Loop() {
+		k, _ := cachedSubjects(b, 1)
+		bis := make([]keys.BlindIndex, n)
+		for i := range bis {
+			bis[i] = mustBI(b, k, "customer", fmt.Sprint("d-", i))
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, _, err := k.SubjectAEADs("customer", bis, true); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "heap-B/subject")
+		runtime.KeepAlive(k)
+		runtime.KeepAlive(bis)
 	}
 }

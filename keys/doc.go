@@ -28,8 +28,9 @@
 // only wrapped keysets, so that it can be backed up on a shorter retention
 // than the data. Open calls the KMS once (GetAEAD, then one decrypt of the KEK)
 // and keeps the unwrapped KEK and blind-index primitives in memory. Subject
-// keys are unwrapped by the KEK on first use and their AEAD primitives cached
-// (bounded LRU with TTL); no KMS call is ever made per value or per subject.
+// keys are unwrapped by the KEK on first use and cached (bounded LRU with
+// TTL) as Tink key objects, each use building its AEAD primitive from the
+// key (see cachedKey); no KMS call is ever made per value or per subject.
 //
 // # Cleartext key material
 //

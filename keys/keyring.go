@@ -31,7 +31,7 @@ type Keyring struct {
 	root   rootKey    // the KMS root AEAD, its URI and client
 	life   sync.Mutex // serialises rotation, rewrap, retire and root rotation
 
-	cache *cache[tink.AEAD]
+	cache *cache[cachedKey]
 	locks [lockStripes]subjectLock
 	seed  maphash.Seed
 
@@ -80,7 +80,7 @@ func Open(ctx context.Context, keystore kv.Store, o Options) (*Keyring, error) {
 		store: keystore,
 		log:   o.logger,
 		now:   o.now,
-		cache: newCache[tink.AEAD](o.cacheSize, o.cacheTTL, time.Now),
+		cache: newCache[cachedKey](o.cacheSize, o.cacheTTL, time.Now),
 		seed:  maphash.MakeSeed(),
 	}
 	if k.now == nil {

@@ -29,26 +29,30 @@ func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, 
 		return fmt.Errorf("keys: read subject keys of entity %q: %w", entity, err)
 	}
 	var ops []kv.Op
-	fresh := map[string]tink.AEAD{} // by id: a subject listed twice gets one key
+	type made struct {
+		key  cachedKey
+		aead tink.AEAD
+	}
+	fresh := map[string]made{} // by id: a subject listed twice gets one key
 	for j, i := range idx {
 		if vals[j] != nil { // created by a caller that held the lock before us
-			a, err := k.unwrap(entity, bis[i], ids[i], vals[j])
+			c, a, err := k.unwrap(entity, bis[i], ids[i], vals[j])
 			if err != nil {
 				return err
 			}
-			k.cache.put(ids[i], a, now)
+			k.cache.put(ids[i], c, now)
 			out[i] = a
 			continue
 		}
-		if a, ok := fresh[string(ids[i])]; ok {
-			out[i] = a
+		if m, ok := fresh[string(ids[i])]; ok {
+			out[i] = m.aead
 			continue
 		}
-		a, wrapped, err := k.newSubjectKey(entity, bis[i], ids[i])
+		c, a, wrapped, err := k.newSubjectKey(entity, bis[i], ids[i])
 		if err != nil {
 			return err
 		}
-		fresh[string(ids[i])] = a
+		fresh[string(ids[i])] = made{c, a}
 		ops = append(ops, kv.Op{Key: keys[j], Value: wrapped})
 		out[i], created[i] = a, true
 	}
@@ -61,27 +65,27 @@ func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, 
 		}
 		return fmt.Errorf("keys: store %d new subject keys of entity %q: %w", len(ops), entity, err)
 	}
-	for id, a := range fresh {
-		k.cache.put([]byte(id), a, now)
+	for id, m := range fresh {
+		k.cache.put([]byte(id), m.key, now)
 	}
 	k.created.Add(uint64(len(ops)))
 	return nil
 }
 
-// newSubjectKey makes a subject keyset and returns its AEAD and its wrapped
-// form, bound to the subject.
-func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (tink.AEAD, []byte, error) {
+// newSubjectKey makes a subject keyset and returns it as the cache holds
+// it, its AEAD and its wrapped form, bound to the subject.
+func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (cachedKey, tink.AEAD, []byte, error) {
 	h, err := keyset.NewHandle(aead.AES256GCMNoPrefixKeyTemplate())
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: generate subject key: %w", err)
+		return cachedKey{}, nil, nil, fmt.Errorf("keys: generate subject key: %w", err)
 	}
 	wrapped, err := wrap(h, k.kek, subjectAD(id))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
+		return cachedKey{}, nil, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
 	}
-	a, err := subjectPrimitive(h)
+	c, a, err := cachedKeyOf(h)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: subject key primitive: %w", err)
+		return cachedKey{}, nil, nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}
-	return a, wrapped, nil
+	return c, a, wrapped, nil
 }

@@ -83,13 +83,13 @@ func sameKeyset(a, b *keyset.Handle) bool {
 // KEK in use, reloads the KEK once and tries again: on a shared keystore
 // another server may have wrapped the key under a KEK version it rotated in
 // moments ago.
-func (k *Keyring) unwrapFresh(entity string, bi BlindIndex, id, wrapped []byte) (tink.AEAD, error) {
-	a, err := k.unwrap(entity, bi, id, wrapped)
+func (k *Keyring) unwrapFresh(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, tink.AEAD, error) {
+	c, a, err := k.unwrap(entity, bi, id, wrapped)
 	if err == nil || !errors.Is(err, ErrSubjectUnwrap) || !k.shared.Load() {
-		return a, err
+		return c, a, err
 	}
 	if changed, rerr := k.ReloadKEK(); rerr != nil || !changed {
-		return nil, err
+		return cachedKey{}, nil, err
 	}
 	return k.unwrap(entity, bi, id, wrapped)
 }

@@ -62,8 +62,9 @@ func (k *Keyring) SubjectAEAD(entity string, bi BlindIndex, create bool) (a tink
 	var buf [32]byte // fits lp(entity) || bi for entity names up to 15 bytes: no allocation on a hit
 	id := appendSubjectID(buf[:0], entity, bi)
 	now := k.cache.clock()
-	if a, ok := k.cache.get(id, now); ok {
-		return a, false, nil
+	if c, ok := k.cache.get(id, now); ok {
+		a, err := c.primitive()
+		return a, false, err
 	}
 	id = bytes.Clone(id)
 	out, cs := make([]tink.AEAD, 1), make([]bool, 1)
@@ -96,11 +97,16 @@ func (k *Keyring) SubjectAEADs(entity string, bis []BlindIndex, create bool) ([]
 		start := len(buf)
 		buf = appendSubjectID(buf, entity, bi)
 		ids[i] = buf[start:len(buf):len(buf)]
-		if a, ok := k.cache.get(ids[i], now); ok {
-			out[i] = a
-		} else {
+		c, ok := k.cache.get(ids[i], now)
+		if !ok {
 			miss = append(miss, i)
+			continue
 		}
+		a, err := c.primitive()
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = a
 	}
 	if len(miss) > 0 {
 		if err := k.load(entity, bis, ids, miss, create, now, out, created); err != nil {
@@ -140,14 +146,14 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 			absent = append(absent, i)
 			continue
 		}
-		a, err := k.unwrapFresh(entity, bis[i], ids[i], vals[j])
+		c, a, err := k.unwrapFresh(entity, bis[i], ids[i], vals[j])
 		if err != nil {
 			return err
 		}
 		lk := k.lock(ids[i])
 		lk.mu.Lock()
 		if lk.gen.Load() == gens[j] {
-			k.cache.put(ids[i], a, now)
+			k.cache.put(ids[i], c, now)
 		}
 		lk.mu.Unlock()
 		out[i] = a
@@ -159,16 +165,16 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 }
 
 // unwrap decrypts a stored subject keyset with the KEK under the subject's
-// associated data and builds its AEAD.
-func (k *Keyring) unwrap(entity string, bi BlindIndex, id, wrapped []byte) (tink.AEAD, error) {
+// associated data: the key as the cache holds it, and its AEAD.
+func (k *Keyring) unwrap(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, tink.AEAD, error) {
 	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), k.kek, subjectAD(id))
 	if err != nil {
-		return nil, fmt.Errorf("%w: entity %q, blind index %s: it does not decrypt under the KEK with this subject's associated data (moved from another subject's slot, altered, or wrapped by a retired KEK); restore the keystore from backup (%v)", ErrSubjectUnwrap, entity, bi, err)
+		return cachedKey{}, nil, fmt.Errorf("%w: entity %q, blind index %s: it does not decrypt under the KEK with this subject's associated data (moved from another subject's slot, altered, or wrapped by a retired KEK); restore the keystore from backup (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}
-	a, err := subjectPrimitive(h)
+	c, a, err := cachedKeyOf(h)
 	if err != nil {
-		return nil, fmt.Errorf("%w: entity %q, blind index %s: not an AEAD keyset (%v)", ErrSubjectUnwrap, entity, bi, err)
+		return cachedKey{}, nil, fmt.Errorf("%w: entity %q, blind index %s: not an AEAD keyset (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}
 	k.unwrapped.Add(1)
-	return a, nil
+	return c, a, nil
 }

@@ -95,7 +95,7 @@ func (k *Keyring) updateSubject(entity string, bi BlindIndex, change func(*keyse
 	if err != nil {
 		return nil, err
 	}
-	a, err := subjectPrimitive(nh)
+	c, a, err := cachedKeyOf(nh)
 	if err != nil {
 		return nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}
@@ -109,6 +109,6 @@ func (k *Keyring) updateSubject(entity string, bi BlindIndex, change func(*keyse
 		}
 	}
 	lk.gen.Add(1)
-	k.cache.put(id, a, k.cache.clock())
+	k.cache.put(id, c, k.cache.clock())
 	return a, nil
 }

@@ -19,6 +19,7 @@ import (
 type Badger struct {
 	db    *badger.DB
 	group *groupCommit // nil unless syncs with group commit on disk
+	logs  *logSyncer   // nil in memory
 }
 
 // Options configures OpenBadger. Start from DefaultOptions.
@@ -89,8 +90,11 @@ func OpenBadger(o Options) (*Badger, error) {
 		return nil, fmt.Errorf("kv: open %s: %w", o.dir, err)
 	}
 	b := &Badger{db: db}
+	if !o.inMemory {
+		b.logs = newLogSyncer(o.dir)
+	}
 	if o.syncs && !o.perWrite && !o.inMemory {
-		ls := &logSyncer{dir: o.dir, synced: map[string]bool{}}
+		ls := b.logs
 		// syncLogs fsyncs the current memtable and value logs as well as
 		// any a rotation left unsynced: a superset of DB.Sync (an msync of
 		// the current two, which on Linux is the same fsync of the same

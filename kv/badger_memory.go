@@ -33,6 +33,12 @@ type Memory struct {
 	// reads then use table blocks in place instead of decompressing them.
 	// Tables written compressed stay readable.
 	Uncompressed bool
+	// Compactors bounds the compactions that run at once (Badger's default
+	// is 4; it needs at least 2). Each compaction builds its output tables
+	// in buffers of its own, up to twice a table's size per table it
+	// builds at once, which Badger keeps in a pool for reuse: fewer
+	// compactors hold less of that memory.
+	Compactors int
 }
 
 // NoCache, as Memory.BlockCacheBytes, turns the block cache off.
@@ -66,6 +72,9 @@ func (m Memory) apply(bo badger.Options) badger.Options {
 	}
 	if m.IndexCacheBytes > 0 {
 		bo = bo.WithIndexCacheSize(m.IndexCacheBytes)
+	}
+	if m.Compactors > 0 {
+		bo = bo.WithNumCompactors(max(m.Compactors, 2))
 	}
 	if m.Uncompressed {
 		bo = bo.WithCompression(options.None)

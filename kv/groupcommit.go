@@ -116,13 +116,19 @@ func (g *groupCommit) loop() {
 // survives a power failure.
 type logSyncer struct {
 	dir    string
+	mu     sync.Mutex      // one round at a time
 	synced map[string]bool // rotated log files synced since they stopped changing
 	known  map[string]bool // log files seen by the last round
 }
 
-// syncLogs is one round of logSyncer; it is only ever called by one
-// goroutine at a time (the group commit loop).
+func newLogSyncer(dir string) *logSyncer {
+	return &logSyncer{dir: dir, synced: map[string]bool{}}
+}
+
+// syncLogs is one round of logSyncer.
 func (s *logSyncer) syncLogs() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err

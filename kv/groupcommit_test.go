@@ -130,7 +130,7 @@ func TestLogSyncerSyncsRotatedLogsOnceAndForgetsDeletedOnes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := &logSyncer{dir: dir, synced: map[string]bool{}}
+	s := newLogSyncer(dir)
 	if err := s.syncLogs(); err != nil {
 		t.Fatal(err)
 	}

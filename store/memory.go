@@ -14,9 +14,10 @@ const DefaultMemoryBudget = 256 << 20
 const MinMemoryBudget = 64 << 20
 
 // subjectKeyBytes is what one cached subject key costs in memory, at most:
-// the AES-GCM primitive, its cache entry and the blind index naming it
-// (heap profiles of fvbench serve measured 650 to 700 bytes each).
-const subjectKeyBytes = 768
+// Tink's key object, its cache entry and the id naming it
+// (keys.BenchmarkSubjectKeyCacheBytes measured 313 bytes; the cache holds
+// keys, not their AES-GCM primitives, which took 1 001 bytes each).
+const subjectKeyBytes = 384
 
 // MemoryPlan is how a memory budget is split between the server's three
 // Badger databases and the cache of unwrapped subject keys. For a budget B:
@@ -27,17 +28,34 @@ const subjectKeyBytes = 768
 //	          tables an older version wrote compressed
 //	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64
 //	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128
-//	subject keys  5B/16 ÷ 768 keys cached (one costs up to 768 bytes)
+//	subject keys  3B/16 ÷ 384 keys cached (one costs up to 384 bytes)
 //
-// which adds up to about 73% of B (at 256 MiB: data 72, keystore 12,
-// audit 18 MiB, and 109 226 subject keys in up to 80 MiB); the rest is
-// left to the Go runtime and requests in flight. Table indexes and bloom
-// filters are not cached but held whole (about 1% of the data on disk): a
-// bounded index cache put a cache lookup in front of every table a read
-// touches, which cost more CPU than it saved memory. The process's resident set also
-// counts the pages of table files that reads have touched: Badger maps
-// them into memory, and the kernel keeps them (and drops them first,
-// under memory pressure: they are clean page cache, not heap).
+// which adds up to about 59% of B (at 256 MiB: data 72, keystore 12,
+// audit 18 MiB, and 131 072 subject keys in up to 48 MiB). The rest is the
+// collector's room: Go collects when the heap reaches the budget (the
+// soft memory limit) or twice what was live after the last collection,
+// whichever comes first, so the further the long-lived part stays below
+// half the budget, the less often it collects. Requests in flight and
+// Badger's compactions (each builds its output tables in buffers of its
+// own, kept in a pool) use that room too; every database runs two
+// compactors rather than Badger's four.
+//
+// Audit records stay in the tables, not in Badger's value log, although
+// compacting a grown log then takes tens of megabytes of builders'
+// buffers: the audit log is flushed to disk every 100 ms without Badger's
+// write lock (kv.(*Badger).SyncLogs), and with two log files (the
+// memtable's and the value log) nothing orders their pages on disk, so a
+// power cut could keep a record's pointer and lose the record, and the log
+// would no longer open. One log file keeps whatever survives a power cut
+// a prefix of what was written (BENCHMARKS.md, issue 13).
+//
+// Table indexes and bloom filters are not cached but held whole (about 1%
+// of the data on disk): a bounded index cache put a cache lookup in front
+// of every table a read touches, which cost more CPU than it saved memory.
+// The process's resident set also counts the pages of table files that
+// reads have touched: Badger maps them into memory, and the kernel keeps
+// them (and drops them first, under memory pressure: they are clean page
+// cache, not heap).
 //
 // The data memtable also bounds one atomic write: Badger refuses a commit
 // larger than about 15% of it, so at the default budget a write or an
@@ -63,17 +81,17 @@ func PlanMemory(budget int64) (MemoryPlan, error) {
 		Budget: budget,
 		Data: kv.Memory{
 			MemTableBytes: clamp(budget/8, 8<<20, 64<<20), MemTables: 2,
-			BlockCacheBytes: budget / 32, Uncompressed: true,
+			BlockCacheBytes: budget / 32, Uncompressed: true, Compactors: 2,
 		},
 		Keystore: kv.Memory{
 			MemTableBytes: clamp(budget/64, 1<<20, 16<<20), MemTables: 2,
-			BlockCacheBytes: budget / 64, Uncompressed: true,
+			BlockCacheBytes: budget / 64, Uncompressed: true, Compactors: 2,
 		},
 		Audit: kv.Memory{
 			MemTableBytes: clamp(budget/32, 2<<20, 32<<20), MemTables: 2,
-			BlockCacheBytes: budget / 128,
+			BlockCacheBytes: budget / 128, Uncompressed: true, Compactors: 2,
 		},
-		SubjectKeys: int(budget * 5 / 16 / subjectKeyBytes),
+		SubjectKeys: int(budget * 3 / 16 / subjectKeyBytes),
 	}, nil
 }
 

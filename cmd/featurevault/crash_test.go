@@ -52,6 +52,8 @@ func crashServer(t *testing.T, dir string) (string, *exec.Cmd) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +70,36 @@ func crashServer(t *testing.T, dir string) (string, *exec.Cmd) {
 	case url := <-urls:
 		return url, cmd
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the server process printed no URL within 30s")
+		// SIGQUIT makes the Go runtime print every goroutine's stack:
+		// where the start hung.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		_ = cmd.Wait()
+		t.Fatalf("the server process printed no URL within 30s; the end of its stderr after SIGQUIT:\n%s", stderr.String())
 	}
 	return "", nil
+}
+
+// tailBuffer keeps the last 64 KiB written to it: a child process's
+// stderr, for a test's failure message.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - 64<<10; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }
 
 // TestAcknowledgedWritesSurviveSIGKILL kills the server process with
