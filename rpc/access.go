@@ -73,6 +73,7 @@ type viewFields struct {
 
 type viewInfo struct {
 	fields []policy.FieldRef
+	names  []string // every field's name, in view order; shared, never modified
 	index  map[string]int
 }
 
@@ -91,8 +92,9 @@ func (vf *viewFields) get(st *store.Store, view string) (*viewInfo, error) {
 }
 
 func (vf *viewFields) put(v *store.View) *viewInfo {
-	vi := &viewInfo{fields: policy.FieldRefs(v), index: make(map[string]int, len(v.Fields))}
+	vi := &viewInfo{fields: policy.FieldRefs(v), names: make([]string, len(v.Fields)), index: make(map[string]int, len(v.Fields))}
 	for i, f := range v.Fields {
+		vi.names[i] = f.Name
 		vi.index[f.Name] = i
 	}
 	vf.mu.Lock()
@@ -113,6 +115,8 @@ func (vf *viewFields) clear() {
 }
 
 // columnDecision is the policy's answer for the columns of one request.
+// Its slices may be shared with the view cache and with other requests:
+// read them, never modify them.
 type columnDecision struct {
 	names   []string // requested columns, in request order
 	allowed []string // the allowed subset, in request order
@@ -142,10 +146,7 @@ func (s *Server) decide(ctx context.Context, c caller, view string, features []s
 	refs := vi.fields
 	names := features
 	if len(features) == 0 {
-		names = make([]string, len(refs))
-		for i, r := range refs {
-			names[i] = r.Name
-		}
+		names = vi.names
 	} else {
 		refs = make([]policy.FieldRef, len(features))
 		for i, f := range features {
@@ -161,6 +162,18 @@ func (s *Server) decide(ctx context.Context, c caller, view string, features []s
 		return nil, err
 	}
 	cd := &columnDecision{names: names, ok: d.Allowed, rules: d.Rule}
+	allowed := 0
+	for _, ok := range d.Allowed {
+		if ok {
+			allowed++
+		}
+	}
+	if allowed == len(names) {
+		cd.allowed = names // the common case: no copy
+		return cd, nil
+	}
+	cd.allowed = make([]string, 0, allowed)
+	cd.denied = make([]string, 0, len(names)-allowed)
 	for i, n := range names {
 		if d.Allowed[i] {
 			cd.allowed = append(cd.allowed, n)
