@@ -40,6 +40,13 @@ const subjectKeyBytes = 384
 // own, kept in a pool) use that room too; every database runs two
 // compactors rather than Badger's four.
 //
+// The audit database's tables are written uncompressed too, although its
+// records compress about 4 to 1: while Badger compacts, Snappy's table
+// builder holds buffers of its own per block, and on a grown log that
+// more than doubled the collections and added 70 MB to the live heap. The
+// price is disk, about 600 bytes per audited request instead of 145
+// (BENCHMARKS.md, issue 13).
+//
 // Audit records stay in the tables, not in Badger's value log, although
 // compacting a grown log then takes tens of megabytes of builders'
 // buffers: the audit log is flushed to disk every 100 ms without Badger's
