@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/featurevault/featurevault/internal/tlstest"
 	"github.com/featurevault/featurevault/rpc"
 )
 
@@ -125,5 +126,23 @@ func tlsClient(roots *x509.CertPool, cert ...tls.Certificate) *http.Client {
 	return &http.Client{
 		Timeout:   20 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true},
+	}
+}
+
+// checkHandshakeRefused checks that the server at url refuses a TLS
+// client offering certs (none when empty), with an alert containing want.
+// callErr is what a call over such a connection returned: it must be an
+// error, whose words depend on a race (see tlstest.Refusal).
+func checkHandshakeRefused(t *testing.T, url string, roots *x509.CertPool, certs []tls.Certificate, callErr error, want string) {
+	t.Helper()
+	if callErr == nil {
+		t.Fatalf("a call over a handshake that must fail (%s) succeeded", want)
+	}
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
+	if len(certs) > 0 {
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &certs[0], nil }
+	}
+	if err := tlstest.Refusal(strings.TrimPrefix(url, "https://"), tc); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("handshake = %v, want the server's alert %q (the call returned %v)", err, want, callErr)
 	}
 }
