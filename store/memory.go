@@ -27,7 +27,8 @@ const subjectKeyBytes = 384
 //	          use blocks in place and the block cache matters only for
 //	          tables an older version wrote compressed
 //	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64
-//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128
+//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128;
+//	          tables uncompressed (below)
 //	subject keys  3B/16 ÷ 384 keys cached (one costs up to 384 bytes)
 //
 // which adds up to about 59% of B (at 256 MiB: data 72, keystore 12,
