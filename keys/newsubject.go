@@ -29,32 +29,32 @@ func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, 
 		return fmt.Errorf("keys: read subject keys of entity %q: %w", entity, err)
 	}
 	var ops []kv.Op
-	type made struct {
-		key  cachedKey
-		aead tink.AEAD
-	}
-	fresh := map[string]made{} // by id: a subject listed twice gets one key
+	fresh := map[string]cachedKey{} // by id: a subject listed twice gets one key
 	for j, i := range idx {
 		if vals[j] != nil { // created by a caller that held the lock before us
-			c, a, err := k.unwrap(entity, bis[i], ids[i], vals[j])
+			c, err := k.unwrap(entity, bis[i], ids[i], vals[j])
 			if err != nil {
 				return err
 			}
 			k.cache.put(ids[i], c, now)
-			out[i] = a
+			if out[i], err = c.primitive(); err != nil {
+				return err
+			}
 			continue
 		}
-		if m, ok := fresh[string(ids[i])]; ok {
-			out[i] = m.aead
-			continue
+		c, ok := fresh[string(ids[i])]
+		if !ok {
+			var wrapped []byte
+			if c, wrapped, err = k.newSubjectKey(entity, bis[i], ids[i]); err != nil {
+				return err
+			}
+			fresh[string(ids[i])] = c
+			ops = append(ops, kv.Op{Key: keys[j], Value: wrapped})
+			created[i] = true
 		}
-		c, a, wrapped, err := k.newSubjectKey(entity, bis[i], ids[i])
-		if err != nil {
+		if out[i], err = c.primitive(); err != nil {
 			return err
 		}
-		fresh[string(ids[i])] = made{c, a}
-		ops = append(ops, kv.Op{Key: keys[j], Value: wrapped})
-		out[i], created[i] = a, true
 	}
 	if len(ops) == 0 {
 		return nil
@@ -65,27 +65,27 @@ func (k *Keyring) createSubjects(entity string, bis []BlindIndex, ids [][]byte, 
 		}
 		return fmt.Errorf("keys: store %d new subject keys of entity %q: %w", len(ops), entity, err)
 	}
-	for id, m := range fresh {
-		k.cache.put([]byte(id), m.key, now)
+	for id, c := range fresh {
+		k.cache.put([]byte(id), c, now)
 	}
 	k.created.Add(uint64(len(ops)))
 	return nil
 }
 
 // newSubjectKey makes a subject keyset and returns it as the cache holds
-// it, its AEAD and its wrapped form, bound to the subject.
-func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (cachedKey, tink.AEAD, []byte, error) {
+// it and in its wrapped form, bound to the subject.
+func (k *Keyring) newSubjectKey(entity string, bi BlindIndex, id []byte) (cachedKey, []byte, error) {
 	h, err := keyset.NewHandle(aead.AES256GCMNoPrefixKeyTemplate())
 	if err != nil {
-		return cachedKey{}, nil, nil, fmt.Errorf("keys: generate subject key: %w", err)
+		return cachedKey{}, nil, fmt.Errorf("keys: generate subject key: %w", err)
 	}
 	wrapped, err := wrap(h, k.kek, subjectAD(id))
 	if err != nil {
-		return cachedKey{}, nil, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
+		return cachedKey{}, nil, fmt.Errorf("keys: wrap subject key of entity %q, blind index %s: %w", entity, bi, err)
 	}
-	c, a, err := cachedKeyOf(h)
+	c, err := cachedKeyOf(h)
 	if err != nil {
-		return cachedKey{}, nil, nil, fmt.Errorf("keys: subject key primitive: %w", err)
+		return cachedKey{}, nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}
-	return c, a, wrapped, nil
+	return c, wrapped, nil
 }

@@ -30,18 +30,18 @@ type cachedKey struct {
 	other tink.AEAD
 }
 
-// cachedKeyOf is the cache's form of a subject keyset, and its primitive.
-func cachedKeyOf(h *keyset.Handle) (cachedKey, tink.AEAD, error) {
+// cachedKeyOf is the cache's form of a subject keyset. It fails for a
+// keyset that is not an AEAD.
+func cachedKeyOf(h *keyset.Handle) (cachedKey, error) {
 	if h.Len() == 1 {
 		if e, err := h.Primary(); err == nil {
 			if k, ok := e.Key().(*aesgcm.Key); ok && len(k.OutputPrefix()) == 0 {
-				a, err := aesgcm.NewAEAD(k)
-				return cachedKey{gcm: k}, a, err
+				return cachedKey{gcm: k}, nil
 			}
 		}
 	}
 	a, err := aead.New(h)
-	return cachedKey{other: a}, a, err
+	return cachedKey{other: a}, err
 }
 
 // primitive is the key's AEAD.

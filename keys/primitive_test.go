@@ -27,7 +27,11 @@ func TestCachedKeyOfAOneKeySubjectHoldsTheKeyNotThePrimitive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, a, err := cachedKeyOf(h)
+	a, err := aead.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cachedKeyOf(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,16 +61,24 @@ func TestCachedKeyOfOtherKeysetsHoldsThePrimitive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, a, err := cachedKeyOf(h)
+	a, err := aead.New(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.gcm != nil || c.other != a {
+	c, err := cachedKeyOf(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.gcm != nil || c.other == nil {
 		t.Fatalf("cached form = %+v; want the keyset's primitive", c)
 	}
 	p, err := c.primitive()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p != c.other {
+		t.Fatalf("primitive() = %v; want the cached primitive itself, built once", p)
+	}
 	roundTrip(t, p, a)
+	roundTrip(t, a, p)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
-	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // ForgetCached drops every cached subject key, fencing loads in flight (a
@@ -83,13 +82,13 @@ func sameKeyset(a, b *keyset.Handle) bool {
 // KEK in use, reloads the KEK once and tries again: on a shared keystore
 // another server may have wrapped the key under a KEK version it rotated in
 // moments ago.
-func (k *Keyring) unwrapFresh(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, tink.AEAD, error) {
-	c, a, err := k.unwrap(entity, bi, id, wrapped)
+func (k *Keyring) unwrapFresh(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, error) {
+	c, err := k.unwrap(entity, bi, id, wrapped)
 	if err == nil || !errors.Is(err, ErrSubjectUnwrap) || !k.shared.Load() {
-		return c, a, err
+		return c, err
 	}
 	if changed, rerr := k.ReloadKEK(); rerr != nil || !changed {
-		return cachedKey{}, nil, err
+		return cachedKey{}, err
 	}
 	return k.unwrap(entity, bi, id, wrapped)
 }

@@ -146,7 +146,7 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 			absent = append(absent, i)
 			continue
 		}
-		c, a, err := k.unwrapFresh(entity, bis[i], ids[i], vals[j])
+		c, err := k.unwrapFresh(entity, bis[i], ids[i], vals[j])
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,9 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 			k.cache.put(ids[i], c, now)
 		}
 		lk.mu.Unlock()
-		out[i] = a
+		if out[i], err = c.primitive(); err != nil {
+			return err
+		}
 	}
 	if create && len(absent) > 0 {
 		return k.createSubjects(entity, bis, ids, absent, now, out, created)
@@ -165,16 +167,16 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 }
 
 // unwrap decrypts a stored subject keyset with the KEK under the subject's
-// associated data: the key as the cache holds it, and its AEAD.
-func (k *Keyring) unwrap(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, tink.AEAD, error) {
+// associated data, into the form the cache holds.
+func (k *Keyring) unwrap(entity string, bi BlindIndex, id, wrapped []byte) (cachedKey, error) {
 	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), k.kek, subjectAD(id))
 	if err != nil {
-		return cachedKey{}, nil, fmt.Errorf("%w: entity %q, blind index %s: it does not decrypt under the KEK with this subject's associated data (moved from another subject's slot, altered, or wrapped by a retired KEK); restore the keystore from backup (%v)", ErrSubjectUnwrap, entity, bi, err)
+		return cachedKey{}, fmt.Errorf("%w: entity %q, blind index %s: it does not decrypt under the KEK with this subject's associated data (moved from another subject's slot, altered, or wrapped by a retired KEK); restore the keystore from backup (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}
-	c, a, err := cachedKeyOf(h)
+	c, err := cachedKeyOf(h)
 	if err != nil {
-		return cachedKey{}, nil, fmt.Errorf("%w: entity %q, blind index %s: not an AEAD keyset (%v)", ErrSubjectUnwrap, entity, bi, err)
+		return cachedKey{}, fmt.Errorf("%w: entity %q, blind index %s: not an AEAD keyset (%v)", ErrSubjectUnwrap, entity, bi, err)
 	}
 	k.unwrapped.Add(1)
-	return c, a, nil
+	return c, nil
 }

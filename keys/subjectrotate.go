@@ -95,7 +95,7 @@ func (k *Keyring) updateSubject(entity string, bi BlindIndex, change func(*keyse
 	if err != nil {
 		return nil, err
 	}
-	c, a, err := cachedKeyOf(nh)
+	c, err := cachedKeyOf(nh)
 	if err != nil {
 		return nil, fmt.Errorf("keys: subject key primitive: %w", err)
 	}
@@ -110,5 +110,5 @@ func (k *Keyring) updateSubject(entity string, bi BlindIndex, change func(*keyse
 	}
 	lk.gen.Add(1)
 	k.cache.put(id, c, k.cache.clock())
-	return a, nil
+	return c.primitive()
 }
