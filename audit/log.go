@@ -39,8 +39,9 @@ type Log struct {
 	committing bool       // a committer is running; guarded by mu
 
 	// Owned by the one running committer (handed over under mu).
-	head  Checkpoint // last committed record
-	stale bool       // a commit failed: reload head from the store first
+	head  Checkpoint  // last committed record
+	stale bool        // a commit failed: reload head from the store first
+	swaps swapBackoff // a shared log's one-step commits (shared.go)
 }
 
 // Checkpoint names a position in the log: a record's sequence number and its
@@ -231,7 +232,9 @@ func (l *Log) commitSafely(batch []*pending) {
 // one running committer calls it.
 func (l *Log) commit(batch []*pending) {
 	if l.shared {
-		l.commitShared(batch)
+		if !l.swapped(batch) {
+			l.commitShared(batch)
+		}
 		return
 	}
 	if l.stale {
@@ -273,6 +276,12 @@ func (l *Log) commitChunk(batch []*pending) {
 		}
 		return
 	}
+	l.committed(head, ok)
+}
+
+// committed records that the records of ok were written with head as the
+// new head, and gives each caller its own copy of the hashes.
+func (l *Log) committed(head Checkpoint, ok []*pending) {
 	l.head = head
 	for _, p := range ok {
 		p.out.PrevHash = bytes.Clone(p.out.PrevHash)

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -32,11 +31,71 @@ func (l *Log) commitShared(batch []*pending) {
 		}
 		return
 	}
-	l.head = head
-	for _, p := range ok {
-		p.out.PrevHash = bytes.Clone(p.out.PrevHash)
-		p.out.Hash = bytes.Clone(p.out.Hash)
+	l.committed(head, ok)
+}
+
+// swapped tries to commit batch for a shared log in one step: chained
+// after the head this server last committed, and written only if the
+// store's head is still that one (kv.Swapper; on PostgreSQL one round trip
+// where commitShared takes two). It reports false, having written nothing,
+// when the store cannot swap, the log is empty, or another server moved
+// the head meanwhile; commitShared then chains after the current head. An
+// outdated l.head is never a risk: the swap is conditioned on the head in
+// the store, not on l.head being current.
+func (l *Log) swapped(batch []*pending) bool {
+	sw, ok := l.store.(kv.Swapper)
+	if !ok || l.head.Seq == 0 || !l.swaps.try() {
+		return false
 	}
+	ops, accepted, head := l.chain(l.head, batch)
+	if len(accepted) == 0 {
+		return true // chain refused every record and said why
+	}
+	ops = append(ops, kv.Op{Key: headKey, Value: encodeHead(head)})
+	won, err := sw.ApplyIf(headKey, encodeHead(l.head), ops)
+	if err != nil {
+		// The write may or may not have landed; either way the next swap
+		// is conditioned on the store's head.
+		for _, p := range accepted {
+			p.err = fmt.Errorf("audit: append record %d: %w", p.out.Seq, err)
+			p.out = Record{}
+		}
+		return true
+	}
+	l.swaps.record(won)
+	if !won {
+		for _, p := range batch {
+			p.out, p.err = Record{}, nil
+		}
+		return false
+	}
+	l.committed(head, accepted)
+	return true
+}
+
+// swapBackoff skips one-step commits while other servers keep moving the
+// head first: after n losses in a row the next 2^n commits (at most 64)
+// go straight to the lock, so a contended log does not pay a lost round
+// trip on every commit, and a server appending alone swaps every time.
+type swapBackoff struct {
+	losses, skip int
+}
+
+func (b *swapBackoff) try() bool {
+	if b.skip > 0 {
+		b.skip--
+		return false
+	}
+	return true
+}
+
+func (b *swapBackoff) record(won bool) {
+	if won {
+		b.losses = 0
+		return
+	}
+	b.losses = min(b.losses+1, 6)
+	b.skip = 1 << b.losses
 }
 
 // errHeadAppeared: the head was absent under the lock, but another server

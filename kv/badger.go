@@ -194,20 +194,7 @@ func (b *Badger) Apply(ops []Op) error {
 }
 
 func (b *Badger) apply(ops []Op) error {
-	return mapErr(b.db.Update(func(txn *badger.Txn) error {
-		for _, op := range ops {
-			var err error
-			if op.Delete {
-				err = txn.Delete(op.Key)
-			} else {
-				err = txn.Set(op.Key, op.Value)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	return mapErr(b.db.Update(func(txn *badger.Txn) error { return applyTxn(txn, ops) }))
 }
 
 // Close implements Store.

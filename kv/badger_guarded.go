@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,17 +29,7 @@ func (b *Badger) ApplyGuarded(guard []byte, fn func(cur []byte) ([]Op, error)) e
 			if err != nil {
 				return err
 			}
-			for _, op := range ops {
-				if op.Delete {
-					err = txn.Delete(op.Key)
-				} else {
-					err = txn.Set(op.Key, op.Value)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
+			return applyTxn(txn, ops)
 		})
 		if errors.Is(err, badger.ErrConflict) {
 			continue
@@ -48,4 +39,58 @@ func (b *Badger) ApplyGuarded(guard []byte, fn func(cur []byte) ([]Op, error)) e
 		}
 		return b.durable()
 	}
+}
+
+// ApplyIf implements Swapper with one optimistic transaction that reads
+// guard: it reports false when guard does not hold want, or when another
+// transaction changed guard before this one committed (Badger's conflict
+// detection). Like Apply, it returns once the commit is durable.
+func (b *Badger) ApplyIf(guard, want []byte, ops []Op) (bool, error) {
+	if _, err := SwapGuard(guard, want, ops); err != nil {
+		return false, err
+	}
+	err := b.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(guard)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return errGuardMoved
+		}
+		if err != nil {
+			return err
+		}
+		cur, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur, want) {
+			return errGuardMoved
+		}
+		return applyTxn(txn, ops)
+	})
+	switch {
+	case errors.Is(err, errGuardMoved), errors.Is(err, badger.ErrConflict):
+		return false, nil
+	case err != nil:
+		return false, mapErr(err)
+	}
+	return true, b.durable()
+}
+
+// errGuardMoved aborts ApplyIf's transaction when the guard does not hold
+// the expected value.
+var errGuardMoved = errors.New("kv: the guard moved")
+
+// applyTxn adds ops to txn.
+func applyTxn(txn *badger.Txn, ops []Op) error {
+	for _, op := range ops {
+		var err error
+		if op.Delete {
+			err = txn.Delete(op.Key)
+		} else {
+			err = txn.Set(op.Key, op.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

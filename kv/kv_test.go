@@ -21,6 +21,7 @@ func TestBadgerConformance(t *testing.T) {
 	}
 	kvtest.Run(t, open)
 	kvtest.RunGuarded(t, open)
+	kvtest.RunSwap(t, open)
 	src, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/featurevault/featurevault/kv"
@@ -391,6 +392,119 @@ func RunGuarded(t *testing.T, open Open) {
 		}
 		if got, _ := db.Get([][]byte{[]byte("g")}); got[0] != nil {
 			t.Errorf("after an aborted ApplyGuarded, g = %q, want absent", got[0])
+		}
+	})
+}
+
+// RunSwap runs the Swapper tests against stores made by open, which must
+// implement it (and GuardedApplier).
+func RunSwap(t *testing.T, open Open) {
+	t.Run("ApplyIfSwapsOnlyFromTheExpectedValue", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		sw := db.(kv.Swapper)
+		mustApply(t, db, set("g", "a"))
+		swap := []kv.Op{set("g", "c"), set("x", "1")}
+		for _, want := range []string{"b", "", "ab"} {
+			ok, err := sw.ApplyIf([]byte("g"), []byte(want), swap)
+			if ok || err != nil {
+				t.Errorf("ApplyIf from %q while g holds %q = %v, %v; want false, nil", want, "a", ok, err)
+			}
+		}
+		if got, _ := db.Get([][]byte{[]byte("g"), []byte("x")}); string(got[0]) != "a" || got[1] != nil {
+			t.Fatalf("a refused ApplyIf wrote: g = %q, x = %q", got[0], got[1])
+		}
+		if ok, err := sw.ApplyIf([]byte("absent"), []byte("a"), []kv.Op{set("absent", "b")}); ok || err != nil {
+			t.Errorf("ApplyIf of an absent guard = %v, %v; want false, nil", ok, err)
+		}
+		if ok, err := sw.ApplyIf([]byte("g"), []byte("a"), swap); !ok || err != nil {
+			t.Fatalf("ApplyIf from the value g holds = %v, %v; want true, nil", ok, err)
+		}
+		if got, _ := db.Get([][]byte{[]byte("g"), []byte("x")}); string(got[0]) != "c" || string(got[1]) != "1" {
+			t.Errorf("after ApplyIf: g = %q, x = %q; want c, 1", got[0], got[1])
+		}
+		for name, args := range map[string]struct {
+			want []byte
+			ops  []kv.Op
+		}{
+			"nil want":       {nil, swap},
+			"no op on guard": {[]byte("c"), []kv.Op{set("x", "2")}},
+			"guard deleted":  {[]byte("c"), []kv.Op{{Key: []byte("g"), Delete: true}}},
+		} {
+			if ok, err := sw.ApplyIf([]byte("g"), args.want, args.ops); ok || !errors.Is(err, kv.ErrSwapWithoutGuard) {
+				t.Errorf("ApplyIf with %s = %v, %v; want kv.ErrSwapWithoutGuard", name, ok, err)
+			}
+		}
+		if got, _ := db.Get([][]byte{[]byte("g"), []byte("x")}); string(got[0]) != "c" || string(got[1]) != "1" {
+			t.Errorf("refused ApplyIf calls changed g, x to %q, %q", got[0], got[1])
+		}
+	})
+	t.Run("ApplyIfChainsBesideApplyGuarded", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		sw := db.(kv.Swapper)
+		// As a shared log's writers do: swap from the head each writer
+		// last wrote, and on false chain after the current head under
+		// ApplyGuarded. A swap that wins on a stale head shows as two
+		// records with one number, or a gap.
+		next := func(cur []byte) (uint32, []kv.Op) {
+			var n uint32
+			if cur != nil {
+				n = binary.BigEndian.Uint32(cur)
+			}
+			head := binary.BigEndian.AppendUint32(nil, n+1)
+			return n + 1, []kv.Op{{Key: append([]byte("rec/"), head...), Value: head}, {Key: []byte("head"), Value: head}}
+		}
+		mustApply(t, db, set("head", "\x00\x00\x00\x00"))
+		const workers, each = 6, 15
+		var swaps, fallbacks atomic.Int32
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				last := []byte{0, 0, 0, 0}
+				for range each {
+					_, ops := next(last)
+					ok, err := sw.ApplyIf([]byte("head"), last, ops)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						swaps.Add(1)
+						last = ops[1].Value
+						continue
+					}
+					fallbacks.Add(1)
+					err = kv.ApplyGuarded(db, []byte("head"), func(cur []byte) ([]kv.Op, error) {
+						_, ops = next(cur)
+						return ops, nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					last = ops[1].Value
+				}
+			}()
+		}
+		wg.Wait()
+		n := 0
+		if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
+			n++
+			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) { // #nosec G115 -- n ≤ workers × each
+				t.Errorf("record %d is numbered %d", n, got)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != workers*each {
+			t.Errorf("%d records after %d appends (%d swaps, %d fallbacks); appends overwrote each other", n, workers*each, swaps.Load(), fallbacks.Load())
+		}
+		if swaps.Load() == 0 {
+			t.Error("no ApplyIf succeeded: the swap path was not exercised")
 		}
 	})
 }

@@ -164,7 +164,7 @@ func (s *Store) createTable(ctx context.Context) error {
 }
 
 type queries struct {
-	create, get, first, firstOpen, page, pageOpen, set, del, lock, insert string
+	create, get, first, firstOpen, page, pageOpen, set, del, lock, insert, swap string
 }
 
 func newQueries(t string) queries {
@@ -179,6 +179,8 @@ func newQueries(t string) queries {
 		del:       "DELETE FROM " + t + " WHERE key = $1",
 		lock:      "SELECT value FROM " + t + " WHERE key = $1 FOR UPDATE",
 		insert:    "INSERT INTO " + t + " (key, value) VALUES ($1, $2)",
+		// swap fails (division by zero) unless it moved the guard from $2 to $3.
+		swap: "WITH moved AS (UPDATE " + t + " SET value = $3 WHERE key = $1 AND value = $2 RETURNING 1) SELECT 1 / count(*) FROM moved",
 	}
 }
 
@@ -448,6 +450,50 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 	}
 	return err
 }
+
+// ApplyIf implements kv.Swapper in one round trip: BEGIN, a swap of the
+// guard's value, the other writes and COMMIT, pipelined. The swap is an
+// UPDATE of the guard's row where it holds want, whose count of updated
+// rows divides one: when the guard moved there is no row, the division
+// fails, and the database skips the rest of the pipeline and rolls it back.
+// (Both the data-modifying WITH and the error are what CockroachDB and
+// YugabyteDB do too.)
+func (s *Store) ApplyIf(guard, want []byte, ops []kv.Op) (bool, error) {
+	next, err := kv.SwapGuard(guard, want, ops)
+	if err != nil {
+		return false, err
+	}
+	err = s.retry(func(ctx context.Context) error {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		b := s.txBatch(true)
+		b.Queue(s.queries.swap, guard, want, next)
+		for _, op := range ops {
+			switch {
+			case bytes.Equal(op.Key, guard): // the swap sets it
+			case op.Delete:
+				b.Queue(s.queries.del, op.Key)
+			default:
+				b.Queue(s.queries.set, op.Key, nonNil(op.Value))
+			}
+		}
+		err = commitBatch(ctx, conn, b)
+		if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == "22012" {
+			return callbackError{errGuardMoved}
+		}
+		return err
+	})
+	if errors.Is(err, errGuardMoved) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// errGuardMoved: ApplyIf's guard did not hold the expected value.
+var errGuardMoved = errors.New("pgkv: the guard moved")
 
 // callbackError carries an error of the caller's callback through retry,
 // which must neither retry it nor classify it.

@@ -30,6 +30,7 @@ func TestConformance(t *testing.T) {
 	}
 	kvtest.Run(t, open)
 	kvtest.RunGuarded(t, open)
+	kvtest.RunSwap(t, open)
 	src, err := kv.OpenBadger(kv.DefaultOptions("").WithInMemory(true))
 	if err != nil {
 		t.Fatal(err)
@@ -61,4 +62,5 @@ func TestConformanceAsyncCommit(t *testing.T) {
 	}
 	kvtest.Run(t, open)
 	kvtest.RunGuarded(t, open)
+	kvtest.RunSwap(t, open)
 }
