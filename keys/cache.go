@@ -130,6 +130,37 @@ func (c *cache[V]) put(key []byte, v V, now time.Time) {
 	}
 }
 
+// add caches v under key until now+ttl only if key is not cached and its
+// shard has room: it never replaces or evicts. It reports whether it added.
+func (c *cache[V]) add(key []byte, v V, now time.Time) bool {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.items[string(key)]; ok || len(s.items) >= s.cap {
+		return false
+	}
+	e := &cacheEntry[V]{key: string(key), val: v}
+	if c.ttl > 0 {
+		e.expires = now.Add(c.ttl)
+	}
+	s.items[e.key] = e
+	s.pushFront(e)
+	return true
+}
+
+// room returns how many more entries the cache holds before it evicts
+// (expired entries count as held).
+func (c *cache[V]) room() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += max(s.cap-len(s.items), 0)
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // remove drops key, if cached.
 func (c *cache[V]) remove(key []byte) {
 	s := c.shard(key)

@@ -369,14 +369,22 @@ func (k *Keyring) loadCursor() (*RewrapCursor, error) {
 
 // describeSubject names a subject by its keystore id: entity and blind index.
 func describeSubject(id []byte) string {
+	entity, bi, ok := parseSubjectID(id)
+	if !ok {
+		return fmt.Sprintf("keystore key s/%x", id)
+	}
+	return fmt.Sprintf("entity %q, blind index %s", entity, bi)
+}
+
+// parseSubjectID splits a subject's keystore id, lp(entity) || bi.
+func parseSubjectID(id []byte) (entity string, bi BlindIndex, ok bool) {
 	n, w := binary.Uvarint(id)
 	// Compare n with what is left, never n+16: a length near 2^64 would
 	// wrap around and pass. A padded varint (a last byte of zero after the
 	// first) is not one subjectID writes, so that id names no subject.
 	if w <= 0 || (w > 1 && id[w-1] == 0) || n > uint64(len(id)-w) || uint64(len(id)-w)-n != uint64(len(BlindIndex{})) { // #nosec G115 -- w <= len(id) and n is compared, not used
-		return fmt.Sprintf("keystore key s/%x", id)
+		return "", bi, false
 	}
-	var bi BlindIndex
-	copy(bi[:], id[w+int(n):])                                          // #nosec G115 -- n < len(id), checked above
-	return fmt.Sprintf("entity %q, blind index %s", id[w:w+int(n)], bi) // #nosec G115 -- n < len(id), checked above
+	copy(bi[:], id[w+int(n):])                // #nosec G115 -- n < len(id), checked above
+	return string(id[w : w+int(n)]), bi, true // #nosec G115 -- n < len(id), checked above
 }

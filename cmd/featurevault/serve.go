@@ -38,6 +38,7 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	kekRotation     time.Duration
+	warmKeys        bool
 	metricsListen   string
 	otelEndpoint    string
 	otelSampleRatio float64
@@ -109,6 +110,7 @@ then at most twice the period (docs/shred-horizon.md).`,
 	f.StringVar(&cfg.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector URL to export traces to, e.g. http://127.0.0.1:4318 (default off; spans carry no values, tokens or headers)")
 	f.Float64Var(&cfg.otelSampleRatio, "otel-sample-ratio", telemetry.DefaultSampleRatio, "share of calls traced, 0 to 1 (1 while debugging)")
 	f.DurationVar(&cfg.kekRotation, "kek-rotation", 0, "rotate the KEK this often (e.g. 720h): each time, retire versions that wrap nothing, rotate, and re-wrap every key; 0 turns it off (see featurevault keys)")
+	f.BoolVar(&cfg.warmKeys, "warm-keys", true, "after start, fill the subject key cache from the keystore in the background (up to the cache's size, set by --memory-budget), so that first reads of a subject do not wait for its key")
 	cfg.edge.addFlags(cmd)
 	cfg.identity.addFlags(cmd)
 	cfg.memory.addFlags(cmd)
@@ -190,6 +192,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
+	if cfg.warmKeys {
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { backend.WarmSubjectKeys(wctx, logger) })
+		defer func() { stop(); wg.Wait() }() // before the backend closes
+	}
 	if cfg.kekRotation > 0 {
 		rctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup

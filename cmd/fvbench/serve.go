@@ -79,6 +79,10 @@ func serveBench(ctx context.Context, cfg serveConfig, out, logw io.Writer) error
 		return err
 	}
 	defer b.Close()
+	wctx, stopWarm := context.WithCancel(ctx)
+	warmed := make(chan struct{})
+	go func() { defer close(warmed); b.WarmSubjectKeys(wctx, log) }() // as featurevault serve does
+	defer func() { stopWarm(); <-warmed }()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
