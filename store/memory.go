@@ -22,17 +22,13 @@ const subjectKeyBytes = 384
 // MemoryPlan is how a memory budget is split between the server's three
 // Badger databases and the cache of unwrapped subject keys. For a budget B:
 //
-//	data      memtables 2 × B/8 (8 to 64 MiB each), block cache B/32;
-//	          tables uncompressed (ciphertext does not compress), so reads
-//	          use blocks in place and the block cache matters only for
-//	          tables an older version wrote compressed
-//	keystore  memtables 2 × B/64 (1 to 16 MiB each), block cache B/64
-//	audit     memtables 2 × B/32 (2 to 32 MiB each), block cache B/128;
-//	          tables uncompressed (below)
+//	data      memtables 2 × B/8 (8 to 64 MiB each)
+//	keystore  memtables 2 × B/64 (1 to 16 MiB each)
+//	audit     memtables 2 × B/32 (2 to 32 MiB each)
 //	subject keys  3B/16 ÷ 384 keys cached (one costs up to 384 bytes)
 //
-// which adds up to about 59% of B (at 256 MiB: data 72, keystore 12,
-// audit 18 MiB, and 131 072 subject keys in up to 48 MiB). The rest is the
+// which adds up to about 53% of B (at 256 MiB: data 64, keystore 8,
+// audit 16 MiB, and 131 072 subject keys in up to 48 MiB). The rest is the
 // collector's room: Go collects when the heap reaches the budget (the
 // soft memory limit) or twice what was live after the last collection,
 // whichever comes first, so the further the long-lived part stays below
@@ -56,6 +52,16 @@ const subjectKeyBytes = 384
 // power cut could keep a record's pointer and lose the record, and the log
 // would no longer open. One log file keeps whatever survives a power cut
 // a prefix of what was written (BENCHMARKS.md, issue 13).
+//
+// No database has a block cache. Every table is written uncompressed
+// (ciphertext does not compress; for the audit log see below), so a read
+// uses a block in place, straight from the mapped table file, and a block
+// cache would only add a cache lookup and insertion to every block a read
+// touches: without it a seek of a row on a 100 000-entity store took 13.2
+// µs instead of 15.4 (in process, BENCHMARKS.md, issue 13). Tables an
+// older version wrote compressed stay readable (Badger records each
+// table's compression); each read of one decompresses its block, until a
+// compaction rewrites it.
 //
 // Table indexes and bloom filters are not cached but held whole (about 1%
 // of the data on disk): a bounded index cache put a cache lookup in front
@@ -89,15 +95,15 @@ func PlanMemory(budget int64) (MemoryPlan, error) {
 		Budget: budget,
 		Data: kv.Memory{
 			MemTableBytes: clamp(budget/8, 8<<20, 64<<20), MemTables: 2,
-			BlockCacheBytes: budget / 32, Uncompressed: true, Compactors: 2,
+			BlockCacheBytes: kv.NoCache, Uncompressed: true, Compactors: 2,
 		},
 		Keystore: kv.Memory{
 			MemTableBytes: clamp(budget/64, 1<<20, 16<<20), MemTables: 2,
-			BlockCacheBytes: budget / 64, Uncompressed: true, Compactors: 2,
+			BlockCacheBytes: kv.NoCache, Uncompressed: true, Compactors: 2,
 		},
 		Audit: kv.Memory{
 			MemTableBytes: clamp(budget/32, 2<<20, 32<<20), MemTables: 2,
-			BlockCacheBytes: budget / 128, Uncompressed: true, Compactors: 2,
+			BlockCacheBytes: kv.NoCache, Uncompressed: true, Compactors: 2,
 		},
 		SubjectKeys: int(budget * 3 / 16 / subjectKeyBytes),
 	}, nil
