@@ -108,10 +108,7 @@ func (c *cache[V]) get(key []byte, now time.Time) (V, bool) {
 // put caches v under key (replacing any value) until now+ttl, evicting the
 // least recently used entry of the shard when it is full.
 func (c *cache[V]) put(key []byte, v V, now time.Time) {
-	var expires time.Time
-	if c.ttl > 0 {
-		expires = now.Add(c.ttl)
-	}
+	expires := c.expiry(now)
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,9 +118,7 @@ func (c *cache[V]) put(key []byte, v V, now time.Time) {
 		s.pushFront(e)
 		return
 	}
-	e := &cacheEntry[V]{key: string(key), val: v, expires: expires}
-	s.items[e.key] = e
-	s.pushFront(e)
+	s.insert(key, v, expires)
 	if len(s.items) > s.cap {
 		s.remove(s.lru.prev)
 		s.evictions++
@@ -139,13 +134,24 @@ func (c *cache[V]) add(key []byte, v V, now time.Time) bool {
 	if _, ok := s.items[string(key)]; ok || len(s.items) >= s.cap {
 		return false
 	}
-	e := &cacheEntry[V]{key: string(key), val: v}
-	if c.ttl > 0 {
-		e.expires = now.Add(c.ttl)
+	s.insert(key, v, c.expiry(now))
+	return true
+}
+
+// expiry is when an entry put at now expires (zero: never).
+func (c *cache[V]) expiry(now time.Time) time.Time {
+	if c.ttl <= 0 {
+		return time.Time{}
 	}
+	return now.Add(c.ttl)
+}
+
+// insert adds a new entry as the most recently used; the caller holds mu
+// and knows key is absent.
+func (s *cacheShard[V]) insert(key []byte, v V, expires time.Time) {
+	e := &cacheEntry[V]{key: string(key), val: v, expires: expires}
 	s.items[e.key] = e
 	s.pushFront(e)
-	return true
 }
 
 // room returns how many more entries the cache holds before it evicts

@@ -72,7 +72,10 @@ func (b *Badger) ApplyIf(guard, want []byte, ops []Op) (bool, error) {
 	case err != nil:
 		return false, mapErr(err)
 	}
-	return true, b.durable()
+	if err := b.durable(); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // errGuardMoved aborts ApplyIf's transaction when the guard does not hold

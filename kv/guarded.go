@@ -58,15 +58,13 @@ func SwapGuard(guard, want []byte, ops []Op) ([]byte, error) {
 		return nil, ErrSwapWithoutGuard
 	}
 	var next []byte
+	set := false
 	for _, op := range ops {
 		if bytes.Equal(op.Key, guard) {
-			if op.Delete {
-				return nil, ErrSwapWithoutGuard
-			}
-			next = op.Value
+			next, set = op.Value, !op.Delete
 		}
 	}
-	if next == nil {
+	if !set {
 		return nil, ErrSwapWithoutGuard
 	}
 	return next, nil
