@@ -456,8 +456,8 @@ func (s *Store) ApplyGuarded(guard []byte, fn func(cur []byte) ([]kv.Op, error))
 // UPDATE of the guard's row where it holds want, whose count of updated
 // rows divides one: when the guard moved there is no row, the division
 // fails, and the database skips the rest of the pipeline and rolls it back.
-// (Both the data-modifying WITH and the error are what CockroachDB and
-// YugabyteDB do too.)
+// (CockroachDB and YugabyteDB document both the data-modifying WITH and
+// the error; only PostgreSQL is tested: docs/deploy.md.)
 func (s *Store) ApplyIf(guard, want []byte, ops []kv.Op) (bool, error) {
 	next, err := kv.SwapGuard(guard, want, ops)
 	if err != nil {
