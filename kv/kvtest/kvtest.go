@@ -361,16 +361,7 @@ func RunGuarded(t *testing.T, open Open) {
 			}()
 		}
 		wg.Wait()
-		n := 0
-		if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
-			n++
-			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) { // #nosec G115 -- n ≤ workers × each
-				t.Errorf("record %d is numbered %d", n, got)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		n := chainLength(t, db)
 		if n != workers*each {
 			t.Errorf("%d records after %d guarded appends; appends overwrote each other", n, workers*each)
 		}
@@ -490,16 +481,7 @@ func RunSwap(t *testing.T, open Open) {
 			}()
 		}
 		wg.Wait()
-		n := 0
-		if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
-			n++
-			if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) { // #nosec G115 -- n ≤ workers × each
-				t.Errorf("record %d is numbered %d", n, got)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		n := chainLength(t, db)
 		if n != workers*each {
 			t.Errorf("%d records after %d appends (%d swaps, %d fallbacks); appends overwrote each other", n, workers*each, swaps.Load(), fallbacks.Load())
 		}
@@ -507,6 +489,23 @@ func RunSwap(t *testing.T, open Open) {
 			t.Error("no ApplyIf succeeded: the swap path was not exercised")
 		}
 	})
+}
+
+// chainLength counts the records "rec/" + be32(n) that the chain tests
+// append, checking that they are numbered 1, 2, … without a gap.
+func chainLength(t *testing.T, db kv.Store) int {
+	t.Helper()
+	n := 0
+	if err := db.Scan([]byte("rec/"), func(e kv.Entry) error {
+		n++
+		if got := binary.BigEndian.Uint32(e.Key[4:]); got != uint32(n) { // #nosec G115 -- n is a test's count of records
+			t.Errorf("record %d is numbered %d", n, got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // RunCopy checks Copy and VerifyCopy from a Badger-like source into stores
