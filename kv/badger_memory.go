@@ -33,14 +33,6 @@ type Memory struct {
 	// reads then use table blocks in place instead of decompressing them.
 	// Tables written compressed stay readable.
 	Uncompressed bool
-	// LevelZeroTables is how many tables level 0 may hold before Badger
-	// compacts them into the level below (Badger's default is 5). Each
-	// level-0 table is one flushed memtable and spans its whole key
-	// range, so every prefix seek searches every one of them, where a
-	// level below costs one table's search: a read-heavy database keeps
-	// the count low, at the price of compacting fewer tables at a time
-	// (more rewriting of the level below per byte written).
-	LevelZeroTables int
 	// Compactors bounds the compactions that run at once (Badger's default
 	// is 4; it needs at least 2). Each compaction builds its output tables
 	// in buffers of its own, up to twice a table's size per table it
@@ -83,9 +75,6 @@ func (m Memory) apply(bo badger.Options) badger.Options {
 	}
 	if m.Compactors > 0 {
 		bo = bo.WithNumCompactors(max(m.Compactors, 2))
-	}
-	if m.LevelZeroTables > 0 {
-		bo = bo.WithNumLevelZeroTables(m.LevelZeroTables)
 	}
 	if m.Uncompressed {
 		bo = bo.WithCompression(options.None)

@@ -63,15 +63,6 @@ const subjectKeyBytes = 384
 // table's compression); each read of one decompresses its block, until a
 // compaction rewrites it.
 //
-// The data database compacts level 0 once it holds two tables, not
-// Badger's five: each level-0 table spans the whole key range of the
-// memtable it was, so an online read's seek searches every one of them;
-// on a seeded 100 000-entity store that held four level-0 tables a row
-// seek took 12.9 µs, and 8.6 µs once those were compacted (in process,
-// BENCHMARKS.md, issue 13).
-// The price is more compaction per byte written: each compaction merges
-// at most two memtables' worth into the level below.
-//
 // Table indexes and bloom filters are not cached but held whole (about 1%
 // of the data on disk): a bounded index cache put a cache lookup in front
 // of every table a read touches, which cost more CPU than it saved memory.
@@ -105,7 +96,6 @@ func PlanMemory(budget int64) (MemoryPlan, error) {
 		Data: kv.Memory{
 			MemTableBytes: clamp(budget/8, 8<<20, 64<<20), MemTables: 2,
 			BlockCacheBytes: kv.NoCache, Uncompressed: true, Compactors: 2,
-			LevelZeroTables: 2,
 		},
 		Keystore: kv.Memory{
 			MemTableBytes: clamp(budget/64, 1<<20, 16<<20), MemTables: 2,
