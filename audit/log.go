@@ -270,13 +270,19 @@ func (l *Log) commitChunk(batch []*pending) {
 	if err != nil {
 		// The write may or may not have landed: reload before the next one.
 		l.stale = true
-		for _, p := range ok {
-			p.err = fmt.Errorf("audit: append record %d: %w", p.out.Seq, err)
-			p.out = Record{}
-		}
+		failed(ok, err)
 		return
 	}
 	l.committed(head, ok)
+}
+
+// failed gives each pending of ok the error of a write that may or may
+// not have landed.
+func failed(ok []*pending, err error) {
+	for _, p := range ok {
+		p.err = fmt.Errorf("audit: append record %d: %w", p.out.Seq, err)
+		p.out = Record{}
+	}
 }
 
 // committed records that the records of ok were written with head as the

@@ -56,10 +56,7 @@ func (l *Log) swapped(batch []*pending) bool {
 	if err != nil {
 		// The write may or may not have landed; either way the next swap
 		// is conditioned on the store's head.
-		for _, p := range accepted {
-			p.err = fmt.Errorf("audit: append record %d: %w", p.out.Seq, err)
-			p.out = Record{}
-		}
+		failed(accepted, err)
 		return true
 	}
 	l.swaps.record(won)

@@ -150,12 +150,7 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 		if err != nil {
 			return err
 		}
-		lk := k.lock(ids[i])
-		lk.mu.Lock()
-		if lk.gen.Load() == gens[j] {
-			k.cache.put(ids[i], c, now)
-		}
-		lk.mu.Unlock()
+		k.cacheIfCurrent(ids[i], c, gens[j], now, true)
 		if out[i], err = c.primitive(); err != nil {
 			return err
 		}
@@ -164,6 +159,25 @@ func (k *Keyring) load(entity string, bis []BlindIndex, ids [][]byte, miss []int
 		return k.createSubjects(entity, bis, ids, absent, now, out, created)
 	}
 	return nil
+}
+
+// cacheIfCurrent caches a key loaded from the keystore, unless an
+// erasure, a rotation or an invalidation of its stripe happened since gen
+// was read (before the load): the one rule that keeps a destroyed key out
+// of the cache. replace puts it over a cached one; otherwise it is added
+// only if absent and the cache has room. It reports whether it cached.
+func (k *Keyring) cacheIfCurrent(id []byte, c cachedKey, gen uint64, now time.Time, replace bool) bool {
+	lk := k.lock(id)
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	if lk.gen.Load() != gen {
+		return false
+	}
+	if replace {
+		k.cache.put(id, c, now)
+		return true
+	}
+	return k.cache.add(id, c, now)
 }
 
 // unwrap decrypts a stored subject keyset with the KEK under the subject's

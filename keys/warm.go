@@ -21,7 +21,7 @@ var errWarmDone = errors.New("keys: the subject key cache is full")
 // erasure, a subject key rotation or another server's invalidation touched
 // while it ran: the generation of every lock stripe is read before the
 // walk starts, and a key is cached only if its stripe's generation is
-// unchanged (the rule of a read's cache fill, subject.go). Warmed keys
+// unchanged (cacheIfCurrent, the rule of a read's cache fill). Warmed keys
 // expire after the cache TTL like any other.
 //
 // A key that does not unwrap stops the walk with its error (the same
@@ -53,13 +53,9 @@ func (k *Keyring) Warm(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		s := k.stripe(id)
-		lk := &k.locks[s]
-		lk.mu.Lock()
-		if lk.gen.Load() == gens[s] && k.cache.add(id, c, now) {
+		if k.cacheIfCurrent(id, c, gens[k.stripe(id)], now, false) {
 			cached++
 		}
-		lk.mu.Unlock()
 		if cached >= room {
 			return errWarmDone
 		}
