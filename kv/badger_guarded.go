@@ -14,16 +14,9 @@ import (
 func (b *Badger) ApplyGuarded(guard []byte, fn func(cur []byte) ([]Op, error)) error {
 	for {
 		err := b.db.Update(func(txn *badger.Txn) error {
-			var cur []byte
-			item, err := txn.Get(guard)
-			switch {
-			case errors.Is(err, badger.ErrKeyNotFound):
-			case err != nil:
+			cur, _, err := guardValue(txn, guard)
+			if err != nil {
 				return err
-			default:
-				if cur, err = item.ValueCopy(nil); err != nil {
-					return err
-				}
 			}
 			ops, err := fn(cur)
 			if err != nil {
@@ -50,18 +43,11 @@ func (b *Badger) ApplyIf(guard, want []byte, ops []Op) (bool, error) {
 		return false, err
 	}
 	err := b.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get(guard)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return errGuardMoved
-		}
+		cur, found, err := guardValue(txn, guard)
 		if err != nil {
 			return err
 		}
-		cur, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(cur, want) {
+		if !found || !bytes.Equal(cur, want) {
 			return errGuardMoved
 		}
 		return applyTxn(txn, ops)
@@ -76,6 +62,20 @@ func (b *Badger) ApplyIf(guard, want []byte, ops []Op) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// guardValue reads guard in txn, putting it in the transaction's read set
+// (so a commit that changed it meanwhile makes txn conflict).
+func guardValue(txn *badger.Txn, guard []byte) (cur []byte, found bool, err error) {
+	item, err := txn.Get(guard)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	cur, err = item.ValueCopy(nil)
+	return cur, err == nil, err
 }
 
 // errGuardMoved aborts ApplyIf's transaction when the guard does not hold

@@ -363,15 +363,23 @@ func (s *Store) Apply(ops []kv.Op) error {
 		}
 		defer conn.Release()
 		b := s.txBatch(true)
-		for _, op := range ops {
-			if op.Delete {
-				b.Queue(s.queries.del, op.Key)
-			} else {
-				b.Queue(s.queries.set, op.Key, nonNil(op.Value))
-			}
-		}
+		s.queueWrites(b, ops, nil)
 		return commitBatch(ctx, conn, b)
 	})
+}
+
+// queueWrites queues ops on b in order, each a set or a delete, except
+// the ops on the key skip (when not nil), which the caller writes itself.
+func (s *Store) queueWrites(b *pgx.Batch, ops []kv.Op, skip []byte) {
+	for _, op := range ops {
+		switch {
+		case skip != nil && bytes.Equal(op.Key, skip):
+		case op.Delete:
+			b.Queue(s.queries.del, op.Key)
+		default:
+			b.Queue(s.queries.set, op.Key, nonNil(op.Value))
+		}
+	}
 }
 
 // Update implements kv.Updater with ApplyGuarded on the key itself.
@@ -471,15 +479,7 @@ func (s *Store) ApplyIf(guard, want []byte, ops []kv.Op) (bool, error) {
 		defer conn.Release()
 		b := s.txBatch(true)
 		b.Queue(s.queries.swap, guard, want, next)
-		for _, op := range ops {
-			switch {
-			case bytes.Equal(op.Key, guard): // the swap sets it
-			case op.Delete:
-				b.Queue(s.queries.del, op.Key)
-			default:
-				b.Queue(s.queries.set, op.Key, nonNil(op.Value))
-			}
-		}
+		s.queueWrites(b, ops, guard) // the swap sets the guard
 		err = commitBatch(ctx, conn, b)
 		if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == "22012" {
 			return callbackError{errGuardMoved}
