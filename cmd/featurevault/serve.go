@@ -192,17 +192,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
+	// Background work stops, and is waited for, before the backend closes.
 	if cfg.warmKeys {
-		wctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { backend.WarmSubjectKeys(wctx, logger) })
-		defer func() { stop(); wg.Wait() }() // before the backend closes
+		defer inBackground(ctx, func(ctx context.Context) { backend.WarmSubjectKeys(ctx, logger) })()
 	}
 	if cfg.kekRotation > 0 {
-		rctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { backend.RunKEKRotation(rctx, cfg.kekRotation, logger) })
-		defer func() { stop(); wg.Wait() }() // before the backend closes
+		defer inBackground(ctx, func(ctx context.Context) { backend.RunKEKRotation(ctx, cfg.kekRotation, logger) })()
 	}
 	if backend.AdminTokenPath != "" {
 		fmt.Fprintf(stdout, "bootstrap admin token written to %s (mode 0600); client commands beside this server read it\n", backend.AdminTokenPath)
@@ -254,6 +249,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (err 
 	err = srv.Serve(ctx, ln)
 	logger.Info("featurevault stopped")
 	return err
+}
+
+// inBackground runs fn in a goroutine on a child of ctx, and returns the
+// function that cancels it and waits for fn to return.
+func inBackground(ctx context.Context, fn func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { fn(ctx) })
+	return func() { cancel(); wg.Wait() }
 }
 
 // newLogger returns a slog logger writing to w in the given format.
