@@ -337,21 +337,13 @@ func RunGuarded(t *testing.T, open Open) {
 		// exclusion shows as two records with one number, or a gap.
 		const workers, each = 6, 15
 		var wg sync.WaitGroup
-		for w := range workers {
+		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for range each {
 					err := kv.ApplyGuarded(db, []byte("head"), func(cur []byte) ([]kv.Op, error) {
-						var n uint32
-						if cur != nil {
-							n = binary.BigEndian.Uint32(cur)
-						}
-						next := binary.BigEndian.AppendUint32(nil, n+1)
-						return []kv.Op{
-							{Key: append([]byte("rec/"), next...), Value: []byte{byte(w)}}, // #nosec G115 -- w < workers
-							{Key: []byte("head"), Value: next},
-						}, nil
+						return appendAfter(cur), nil
 					})
 					if err != nil {
 						t.Error(err)
@@ -438,14 +430,6 @@ func RunSwap(t *testing.T, open Open) {
 		// last wrote, and on false chain after the current head under
 		// ApplyGuarded. A swap that wins on a stale head shows as two
 		// records with one number, or a gap.
-		next := func(cur []byte) (uint32, []kv.Op) {
-			var n uint32
-			if cur != nil {
-				n = binary.BigEndian.Uint32(cur)
-			}
-			head := binary.BigEndian.AppendUint32(nil, n+1)
-			return n + 1, []kv.Op{{Key: append([]byte("rec/"), head...), Value: head}, {Key: []byte("head"), Value: head}}
-		}
 		mustApply(t, db, set("head", "\x00\x00\x00\x00"))
 		const workers, each = 6, 15
 		var swaps, fallbacks atomic.Int32
@@ -456,7 +440,7 @@ func RunSwap(t *testing.T, open Open) {
 				defer wg.Done()
 				last := []byte{0, 0, 0, 0}
 				for range each {
-					_, ops := next(last)
+					ops := appendAfter(last)
 					ok, err := sw.ApplyIf([]byte("head"), last, ops)
 					if err != nil {
 						t.Error(err)
@@ -469,7 +453,7 @@ func RunSwap(t *testing.T, open Open) {
 					}
 					fallbacks.Add(1)
 					err = kv.ApplyGuarded(db, []byte("head"), func(cur []byte) ([]kv.Op, error) {
-						_, ops = next(cur)
+						ops = appendAfter(cur)
 						return ops, nil
 					})
 					if err != nil {
@@ -489,6 +473,17 @@ func RunSwap(t *testing.T, open Open) {
 			t.Error("no ApplyIf succeeded: the swap path was not exercised")
 		}
 	})
+}
+
+// appendAfter returns the ops that append the next record of the chain
+// tests after the head cur (nil: none yet) and move the head to it.
+func appendAfter(cur []byte) []kv.Op {
+	var n uint32
+	if cur != nil {
+		n = binary.BigEndian.Uint32(cur)
+	}
+	head := binary.BigEndian.AppendUint32(nil, n+1)
+	return []kv.Op{{Key: append([]byte("rec/"), head...), Value: head}, {Key: []byte("head"), Value: head}}
 }
 
 // chainLength counts the records "rec/" + be32(n) that the chain tests
