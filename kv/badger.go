@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/featurevault/featurevault/internal/fanout"
 )
 
 // Badger is a Store on an embedded Badger database in one directory.
@@ -135,32 +137,52 @@ func (b *Badger) Get(keys [][]byte) ([][]byte, error) {
 	return out, mapErr(err)
 }
 
-// First implements Store. One iterator serves every prefix: each is a seek.
+// First implements Store. The prefixes share one read-only transaction
+// (one snapshot); each part of them (fanout.Run: a read of many entities
+// seeks on every core) has an iterator of its own, where each prefix is a
+// seek. Keys and values are copied into one buffer per part.
 func (b *Badger) First(prefixes [][]byte) ([]Entry, error) {
 	out := make([]Entry, len(prefixes))
 	err := b.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		if len(prefixes) == 1 {
-			opts.Prefix = prefixes[0]
-		}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for i, p := range prefixes {
-			it.Seek(p)
-			if !it.ValidForPrefix(p) {
-				continue
-			}
-			item := it.Item()
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			out[i] = Entry{Key: item.KeyCopy(nil), Value: v}
-		}
-		return nil
+		return fanout.Run(len(prefixes), func(lo, hi int) error {
+			return firstInto(txn, prefixes[lo:hi], out[lo:hi])
+		})
 	})
 	return out, mapErr(err)
+}
+
+// firstInto seeks each prefix with one iterator of txn and sets out[i] to
+// the first entry under prefixes[i], left empty when there is none.
+func firstInto(txn *badger.Txn, prefixes [][]byte, out []Entry) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	if len(prefixes) == 1 {
+		opts.Prefix = prefixes[0]
+	}
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	var buf []byte // earlier entries keep the array they were copied to if it grows
+	for i, p := range prefixes {
+		it.Seek(p)
+		if !it.ValidForPrefix(p) {
+			continue
+		}
+		item := it.Item()
+		if buf == nil { // room for the rest at this entry's size: rows of one view are alike
+			buf = make([]byte, 0, (len(item.Key())+int(item.ValueSize()))*(len(prefixes)-i))
+		}
+		start := len(buf)
+		buf = append(buf, item.Key()...)
+		mid := len(buf)
+		if err := item.Value(func(v []byte) error {
+			buf = append(buf, v...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		out[i] = Entry{Key: buf[start:mid:mid], Value: buf[mid:len(buf):len(buf)]}
+	}
+	return nil
 }
 
 // Scan implements Store.

@@ -4,7 +4,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/featurevault/featurevault/internal/fanout"
 	"github.com/featurevault/featurevault/keys"
+	"github.com/featurevault/featurevault/kv"
 )
 
 // MaxEntitiesPerRead bounds the entity keys of one GetOnline call.
@@ -64,34 +68,58 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 	if err := s.ExcludeRestricted(ctx, ent.Name, bis, aeads); err != nil {
 		return nil, err
 	}
-	now := s.opts.now()
 	res := &OnlineResult{Features: names, Rows: make([]OnlineRow, len(entityKeys))}
-	// One allocation each for every row's values and statuses, and the
-	// slots of the row being decoded.
+	// One allocation each for every row's values and statuses.
 	m := len(pos)
 	values := make([]any, m*len(entityKeys))
 	statuses := make([]Status, m*len(entityKeys))
-	row := encodedRow{slots: make([][]byte, 0, len(v.Fields))}
-	for i, e := range found {
+	for i := range res.Rows {
 		out := &res.Rows[i]
 		out.EntityKey = entityKeys[i]
 		out.Values = values[i*m : (i+1)*m : (i+1)*m]
 		out.Statuses = statuses[i*m : (i+1)*m : (i+1)*m]
+	}
+	rr := rowReader{v: v, pos: pos, now: s.opts.now()}
+	err = fanout.Run(len(found), func(lo, hi int) error {
+		return rr.read(found[lo:hi], bis[lo:hi], aeads[lo:hi], res.Rows[lo:hi])
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// rowReader decrypts the latest rows of one view's subjects into
+// OnlineRows; each part of a read (fanout.Run) calls read on rows of its own.
+type rowReader struct {
+	v   *View
+	pos []int // the view's fields to return, in order
+	now time.Time
+}
+
+// read fills out[i] from found[i], the latest row of subject bis[i] (nil
+// Key: none), decrypting with aeads[i] (nil: the subject is erased or
+// restricted).
+func (rr *rowReader) read(found []kv.Entry, bis []keys.BlindIndex, aeads []tink.AEAD, out []OnlineRow) error {
+	v := rr.v
+	row := encodedRow{slots: make([][]byte, 0, len(v.Fields))}
+	for i, e := range found {
+		out := &out[i]
 		if e.Key == nil || aeads[i] == nil {
 			fill(out.Statuses, NotFound)
 			continue
 		}
 		_, eventNanos, ok := parseRowKey(e.Key)
 		if !ok || decodeRow(e.Value, &row) != nil {
-			return nil, errorf(KindCorrupt, "view %q: row of subject %s is malformed", v.Name, bis[i])
+			return errorf(KindCorrupt, "view %q: row of subject %s is malformed", v.Name, bis[i])
 		}
 		out.EventTime = time.Unix(0, eventNanos).UTC()
-		if v.TTL > 0 && now.Sub(out.EventTime) > v.TTL {
+		if v.TTL > 0 && rr.now.Sub(out.EventTime) > v.TTL {
 			fill(out.Statuses, Expired)
 			continue
 		}
 		aad := newRowAAD(v.Name, bis[i], eventNanos, row.schemaVersion)
-		for j, fi := range pos {
+		for j, fi := range rr.pos {
 			if fi >= len(row.slots) || row.slots[fi] == nil {
 				out.Statuses[j] = Null
 				continue
@@ -99,16 +127,16 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 			f := &v.Fields[fi]
 			plain, err := aeads[i].Decrypt(row.slots[fi], aad.field(f.Name))
 			if err != nil {
-				return nil, tamperError(v, f, bis[i])
+				return tamperError(v, f, bis[i])
 			}
 			val, ok := decodePlain(f.Type, plain)
 			if !ok {
-				return nil, tamperError(v, f, bis[i])
+				return tamperError(v, f, bis[i])
 			}
 			out.Values[j], out.Statuses[j] = val, Present
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // selectFields resolves requested feature names to field positions.

@@ -6,6 +6,7 @@ package kvtest
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"ScanAndSeekCrossPages", scanCrossesPages},
 		{"HighBytePrefixes", highBytePrefixes},
 		{"FirstOfEmptyPrefix", firstEmptyPrefix},
+		{"FirstOfManyPrefixes", firstOfMany},
 		{"ClosedStoreRefuses", closedRefuses},
 	}
 	for _, tt := range tests {
@@ -541,6 +543,44 @@ func RunCopy(t *testing.T, src kv.Store, open Open) {
 			mustApply(t, dst, tc.undo)
 		}
 	})
+}
+
+// firstOfMany: a First of many prefixes (split across cores by a store
+// that fans out) answers each in its own place — unsorted, absent and
+// repeated prefixes among them — with entries that stay intact after
+// later writes.
+func firstOfMany(t *testing.T, open Open) {
+	db := open(t)
+	const n = 200
+	var ops []kv.Op
+	for i := 0; i < n; i += 2 { // odd subjects have no entry
+		ops = append(ops, set(fmt.Sprintf("s%03d/2", i), fmt.Sprintf("old%d", i)), set(fmt.Sprintf("s%03d/1", i), fmt.Sprintf("new%d", i)))
+	}
+	mustApply(t, db, ops...)
+	var prefixes [][]byte
+	var want []string
+	for k := range n + 10 {
+		i := (k * 7919) % n // a permutation of 0..n-1, then ten repeats
+		prefixes = append(prefixes, []byte(fmt.Sprintf("s%03d/", i)))
+		if i%2 == 0 {
+			want = append(want, fmt.Sprintf("s%03d/1=new%d", i, i))
+		} else {
+			want = append(want, "=")
+		}
+	}
+	got, err := db.First(prefixes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, db, set("s000/0", "overwrites nothing returned"))
+	if len(got) != len(want) {
+		t.Fatalf("First returned %d entries for %d prefixes", len(got), len(want))
+	}
+	for i, e := range got {
+		if s := string(e.Key) + "=" + string(e.Value); s != want[i] {
+			t.Errorf("First[%d] (prefix %s) = %s, want %s", i, prefixes[i], s, want[i])
+		}
+	}
 }
 
 // firstEmptyPrefix: First with a nil prefix finds the smallest key.
