@@ -2,11 +2,11 @@ package store
 
 import (
 	"encoding/binary"
-	"runtime"
-	"sync"
 
-	"github.com/featurevault/featurevault/keys"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/featurevault/featurevault/internal/fanout"
+	"github.com/featurevault/featurevault/keys"
 )
 
 // rawRows are encrypted rows copied out of the KV for one batch, before
@@ -81,30 +81,7 @@ type decryptJob struct {
 // run decrypts every raw row, in parallel across cores for large batches.
 // A value that fails authentication, or decrypts to bytes that cannot be
 // its type, fails the whole batch with a KindCorrupt error.
-func (j *decryptJob) run() error { return parallel(j.raw.len(), j.rows) }
-
-// parallel calls fn on contiguous ranges covering [0, n), on up to
-// GOMAXPROCS goroutines (one when n is small), and returns the first
-// error.
-func parallel(n int, fn func(lo, hi int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), n/minRowsPerWorker)
-	if workers <= 1 {
-		return fn(0, n)
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Go(func() { errs[w] = fn(lo, hi) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (j *decryptJob) run() error { return fanout.Run(j.raw.len(), minRowsPerWorker, j.rows) }
 
 func (j *decryptJob) rows(lo, hi int) error {
 	var row encodedRow

@@ -80,7 +80,7 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 		out.Statuses = statuses[i*m : (i+1)*m : (i+1)*m]
 	}
 	rr := rowReader{v: v, pos: pos, now: s.opts.now()}
-	err = fanout.Run(len(found), func(lo, hi int) error {
+	err = fanout.Run(len(found), readPerPart, func(lo, hi int) error {
 		return rr.read(found[lo:hi], bis[lo:hi], aeads[lo:hi], res.Rows[lo:hi])
 	})
 	if err != nil {
@@ -88,6 +88,10 @@ func (s *Store) GetOnline(ctx context.Context, view string, entityKeys []string,
 	}
 	return res, nil
 }
+
+// readPerPart is the fewest entities of an online read decrypted on a
+// goroutine of their own (each is up to a row of values).
+const readPerPart = 8
 
 // rowReader decrypts the latest rows of one view's subjects into
 // OnlineRows; each part of a read (fanout.Run) calls read on rows of its own.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"slices"
 
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/featurevault/featurevault/internal/fanout"
 	"github.com/featurevault/featurevault/keys"
 	"github.com/featurevault/featurevault/kv"
-	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // batchSubjects are the distinct subjects of one batch of rows, with their
@@ -67,7 +69,7 @@ func (s *Store) resolveSubjects(ctx context.Context, ent *Entity, subs *batchSub
 // meets many, so the batch is split across cores.
 func (s *Store) loadSubjects(ctx context.Context, ent *Entity, subs *batchSubjects, names bool) error {
 	subs.aeads = resize(subs.aeads, len(subs.bis))
-	err := parallel(len(subs.bis), func(lo, hi int) error {
+	err := fanout.Run(len(subs.bis), minRowsPerWorker, func(lo, hi int) error {
 		aeads, _, err := s.keyring.SubjectAEADs(ent.Name, subs.bis[lo:hi], false)
 		copy(subs.aeads[lo:hi], aeads)
 		return err
@@ -96,7 +98,7 @@ func decryptNames(ent *Entity, subs *batchSubjects) error {
 	if subs.recs == nil {
 		return nil
 	}
-	return parallel(len(subs.bis), func(lo, hi int) error {
+	return fanout.Run(len(subs.bis), minRowsPerWorker, func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			rec := subs.recs[i]
 			if subs.aeads[i] == nil {

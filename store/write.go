@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"runtime"
-	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/featurevault/featurevault/internal/fanout"
 	"github.com/featurevault/featurevault/keys"
 	"github.com/featurevault/featurevault/kv"
-	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // MaxRowsPerWrite bounds one Write call, which is one atomic commit.
@@ -233,29 +234,16 @@ func encryptRows(ops []kv.Op, v *View, rows []preparedRow, subs *subjectSet, aea
 	base := len(ops)
 	ops = append(ops, make([]kv.Op, len(rows))...)
 	out := ops[base:]
-	workers := min(runtime.GOMAXPROCS(0), len(rows)/minRowsPerWorker)
-	if workers <= 1 {
-		n, err := encryptChunk(out, v, rows, subs, aeads, now)
-		return ops, n, err
+	var values atomic.Int64
+	err := fanout.Run(len(rows), minRowsPerWorker, func(lo, hi int) error {
+		n, err := encryptChunk(out[lo:hi], v, rows[lo:hi], subs, aeads, now)
+		values.Add(int64(n))
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	counts := make([]int, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*len(rows)/workers, (w+1)*len(rows)/workers
-		wg.Go(func() {
-			counts[w], errs[w] = encryptChunk(out[lo:hi], v, rows[lo:hi], subs, aeads, now)
-		})
-	}
-	wg.Wait()
-	values := 0
-	for w := range workers {
-		if errs[w] != nil {
-			return nil, 0, errs[w]
-		}
-		values += counts[w]
-	}
-	return ops, values, nil
+	return ops, int(values.Load()), nil
 }
 
 // encryptChunk encrypts rows into out (same length) and returns the number

@@ -9,7 +9,7 @@ import (
 // Squares fills each item of its own range; the ranges never overlap.
 func ExampleRun() {
 	squares := make([]int, 100)
-	err := fanout.Run(len(squares), func(lo, hi int) error {
+	err := fanout.Run(len(squares), 10, func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			squares[i] = i * i
 		}

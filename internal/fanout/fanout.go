@@ -1,8 +1,9 @@
 // Package fanout splits the items of one request across the machine's
-// cores: a read of many entities seeks and decrypts each entity on its own,
-// so its latency at low load is the work divided by GOMAXPROCS rather than
-// the sum. Small requests stay on the caller's goroutine, where a hand-off
-// would cost more than it saves.
+// cores: the rows of a write are encrypted, the rows of an export batch
+// decrypted, the entities of an online read sought and decrypted each on
+// their own, so a request's latency at low load is its work divided by
+// GOMAXPROCS rather than the sum. Small requests stay on the caller's
+// goroutine, where a hand-off would cost more than it saves.
 package fanout
 
 import (
@@ -10,18 +11,14 @@ import (
 	"sync"
 )
 
-// MinPerPart is the fewest items a part gets: below 2×MinPerPart items a
-// request runs on the caller's goroutine alone. A 1×50 online read is one
-// item; a 100×50 read splits in two on two cores.
-const MinPerPart = 8
-
 // Run calls fn over consecutive ranges [lo, hi) that together cover [0, n)
 // exactly once, on up to GOMAXPROCS goroutines (the caller's among them),
-// and returns the error of the lowest range that failed, so that the same
-// input fails the same way however it was split. fn must only write state
-// that belongs to its own range.
-func Run(n int, fn func(lo, hi int) error) error {
-	parts := min(runtime.GOMAXPROCS(0), n/MinPerPart)
+// each range at least minPerPart items long: below 2×minPerPart items fn
+// runs once, on the caller's goroutine. It returns the error of the lowest
+// range that failed, so that the same input fails the same way however it
+// was split. fn must only write state that belongs to its own range.
+func Run(n, minPerPart int, fn func(lo, hi int) error) error {
+	parts := min(runtime.GOMAXPROCS(0), n/max(minPerPart, 1))
 	if parts <= 1 {
 		return fn(0, n)
 	}
