@@ -47,7 +47,7 @@ func BenchmarkOnlineOverConnect(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, noopHandler := featurevaultv1connect.NewFeatureServiceHandler(&noop{resp: canned.Msg}, connect.WithCompressMinBytes(rpc.CompressMinBytes))
+		_, noopHandler := featurevaultv1connect.NewFeatureServiceHandler(&noop{resp: canned.Msg}, connect.WithCompressMinBytes(rpc.CompressMinBytes), rpc.WithCodec())
 		noopURL := serveHandler(b, noopHandler)
 		noopClient := featurevaultv1connect.NewFeatureServiceClient(client, noopURL, s.as(s.token, "analytics"))
 		for _, target := range []struct {

@@ -138,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	hopts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(s.cfg.maxRequestBytes),
 		connect.WithCompressMinBytes(CompressMinBytes),
+		WithCodec(),
 		connect.WithInterceptors(s.cfg.telemetry.Interceptors()...), // outermost: refused calls are measured too
 		connect.WithInterceptors(clusterInterceptor{b: s.backend}),  // a shared store: lease check, key lock, invalidation (cluster.go)
 		connect.WithInterceptors(&authInterceptor{policy: s.backend.Policy, limiter: s.limiter, oidc: s.cfg.oidc}, s.streams),

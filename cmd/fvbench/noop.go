@@ -60,10 +60,10 @@ func cannedSizes(c map[int]*fvv1.GetOnlineFeaturesResponse) map[string]int {
 
 // serveNoop serves the noop handler on ln with the HTTP settings of the
 // real server (HTTP/1.1 and cleartext HTTP/2, the same compression
-// threshold) until ctx is done.
+// threshold and codec) until ctx is done.
 func serveNoop(ctx context.Context, ln net.Listener, canned map[int]*fvv1.GetOnlineFeaturesResponse) error {
 	mux := http.NewServeMux()
-	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&noopHandler{canned: canned}, connect.WithCompressMinBytes(rpc.CompressMinBytes)))
+	mux.Handle(featurevaultv1connect.NewFeatureServiceHandler(&noopHandler{canned: canned}, connect.WithCompressMinBytes(rpc.CompressMinBytes), rpc.WithCodec()))
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
