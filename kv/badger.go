@@ -87,6 +87,11 @@ func OpenBadger(o Options) (*Badger, error) {
 	if o.smallLogs {
 		bo = bo.WithMemTableSize(1 << 20).WithValueLogFileSize(1 << 20).WithValueThreshold(1 << 10)
 	}
+	if !o.inMemory {
+		if err := removeEmptyLogs(o.dir, o.logger); err != nil {
+			return nil, err
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", o.dir, err)
