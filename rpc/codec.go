@@ -53,17 +53,17 @@ func (vtCodec) MarshalAppend(dst []byte, message any) ([]byte, error) {
 		}
 		return dst[:len(dst)+size], nil
 	}
-	m, ok := message.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", message)
+	m, err := asProto(message)
+	if err != nil {
+		return nil, err
 	}
 	return proto.MarshalOptions{}.MarshalAppend(dst, m)
 }
 
 func (vtCodec) Unmarshal(data []byte, message any) error {
-	m, ok := message.(proto.Message)
-	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", message)
+	m, err := asProto(message)
+	if err != nil {
+		return err
 	}
 	if err := proto.Unmarshal(data, m); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", message, err)
@@ -74,9 +74,17 @@ func (vtCodec) Unmarshal(data []byte, message any) error {
 // MarshalStable is the deterministic encoding Connect uses for requests
 // sent as HTTP GET (idempotent procedures); it stays protoc-gen-go's.
 func (vtCodec) MarshalStable(message any) ([]byte, error) {
+	m, err := asProto(message)
+	if err != nil {
+		return nil, err
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+func asProto(message any) (proto.Message, error) {
 	m, ok := message.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("%T is not a protobuf message", message)
 	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return m, nil
 }
