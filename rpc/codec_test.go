@@ -71,6 +71,13 @@ func TestCodecRefusesWhatIsNotAMessage(t *testing.T) {
 	if _, err := c.Marshal("text"); err == nil {
 		t.Error("Marshal of a string succeeded")
 	}
+	if _, err := c.MarshalStable("text"); err == nil {
+		t.Error("MarshalStable of a string succeeded")
+	}
+	var text string
+	if err := c.Unmarshal(nil, &text); err == nil {
+		t.Error("Unmarshal into a string succeeded")
+	}
 	if err := c.Unmarshal([]byte{0xff}, &fvv1.GetOnlineFeaturesResponse{}); err == nil {
 		t.Error("Unmarshal of a truncated message succeeded")
 	}
