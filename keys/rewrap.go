@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/featurevault/featurevault/kv"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+
+	"github.com/featurevault/featurevault/internal/fanout"
+	"github.com/featurevault/featurevault/kv"
 )
 
 // DefaultRewrapBatch is how many keys Rewrap re-wraps per atomic write.
@@ -239,25 +239,20 @@ func (k *Keyring) nextRewrapBatch(after []byte, target uint32, n int) ([]*rewrap
 // version, in parallel across cores. The cleartext keyset never leaves Tink.
 // It returns how many failed.
 func (k *Keyring) rewrapCrypto(batch []*rewrapItem) int {
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(batch)/32))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(batch); i += workers {
-				it := batch[i]
-				id := it.key[len(prefixSubject):]
-				ad := subjectAD(id)
-				h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(it.old)), k.kek, ad)
-				if err == nil {
-					it.fresh, err = wrap(h, k.kek, ad)
-				}
-				if err != nil {
-					it.err = fmt.Errorf("%s (%v)", describeSubject(id), err)
-				}
+	_ = fanout.Run(len(batch), 32, func(lo, hi int) error {
+		for _, it := range batch[lo:hi] {
+			id := it.key[len(prefixSubject):]
+			ad := subjectAD(id)
+			h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(it.old)), k.kek, ad)
+			if err == nil {
+				it.fresh, err = wrap(h, k.kek, ad)
 			}
-		})
-	}
-	wg.Wait()
+			if err != nil {
+				it.err = fmt.Errorf("%s (%v)", describeSubject(id), err)
+			}
+		}
+		return nil // each item keeps its own error
+	})
 	n := 0
 	for _, it := range batch {
 		if it.err != nil {

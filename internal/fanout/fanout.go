@@ -1,7 +1,7 @@
 // Package fanout splits the items of one request across the machine's
 // cores: the rows of a write are encrypted, the rows of an export batch
-// decrypted, the entities of an online read sought and decrypted each on
-// their own, so a request's latency at low load is its work divided by
+// decrypted, the entities of an online read sought and decrypted, the
+// subject keys of a rewrap batch re-wrapped, each on their own, so a request's latency at low load is its work divided by
 // GOMAXPROCS rather than the sum. Small requests stay on the caller's
 // goroutine, where a hand-off would cost more than it saves.
 package fanout
